@@ -1,0 +1,52 @@
+"""Configuration read from the environment, with defaults for a single machine.
+
+Every connection id, path and tunable lives here, so the DAG, the Spark apps, the loader
+and the portal agree on them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Airflow connection ids. Airflow resolves them from AIRFLOW_CONN_<ID> environment
+# variables or its connection store; nothing here holds a host or a password.
+COLEGIO_CONN_ID = "colegio_mysql"  # the school's system of record (read by extract)
+REPORTES_CONN_ID = "reportes_mysql"  # the reporting schema (written by publish)
+SPARK_CONN_ID = "spark_default"  # local[*] by default; spark://host:7077 for a cluster
+
+DAG_ID = "caoskol_nightly"
+SCHOOL_TIMEZONE = "America/Bogota"
+NIGHTLY_CRON = "0 2 * * *"
+
+# Groups smaller than this are never published by study program (confidentiality).
+MIN_PROGRAM_GROUP = 10
+
+# Rows per chunk when streaming the source table to the snapshot: bounds memory.
+EXTRACT_CHUNK_ROWS = int(os.environ.get("CAOSKOL_EXTRACT_CHUNK_ROWS", "50000"))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """Root of the per-run snapshots (Parquet, validation results, Spark outputs)."""
+    return Path(os.environ.get("CAOSKOL_DATA_DIR", REPO_ROOT / "var" / "data")).resolve()
+
+
+def run_dir(run_id: str) -> Path:
+    """One folder per run; run ids from Airflow contain ':' and '+', kept file-safe here."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return data_dir() / "runs" / safe
+
+
+def expectations_dir() -> Path:
+    return Path(os.environ.get("CAOSKOL_EXPECTATIONS_DIR", REPO_ROOT / "expectations"))
+
+
+def spark_apps_dir() -> Path:
+    return Path(os.environ.get("CAOSKOL_SPARK_APPS_DIR", REPO_ROOT / "spark_apps"))
+
+
+def password_hash_method() -> str:
+    """werkzeug hash method. scrypt by default; tests may pick a cheaper cost explicitly."""
+    return os.environ.get("CAOSKOL_PASSWORD_HASH_METHOD", "scrypt")
