@@ -50,3 +50,11 @@ def spark_apps_dir() -> Path:
 def password_hash_method() -> str:
     """werkzeug hash method. scrypt by default; tests may pick a cheaper cost explicitly."""
     return os.environ.get("CAOSKOL_PASSWORD_HASH_METHOD", "scrypt")
+
+
+def task_retries() -> int:
+    return int(os.environ.get("CAOSKOL_TASK_RETRIES", "2"))
+
+
+def retry_delay_seconds() -> int:
+    return int(os.environ.get("CAOSKOL_RETRY_DELAY_SECONDS", "60"))

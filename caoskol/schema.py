@@ -13,6 +13,7 @@ Tables are SQLAlchemy Core objects so that DDL, the publisher and the portal sha
 
 from __future__ import annotations
 
+from sqlalchemy.dialects import mysql
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -66,6 +67,10 @@ usuarios = Table(
     # Accounts imported from the old system all had the password "1234": they must change it.
     Column("debe_cambiar_clave", Boolean, nullable=False, server_default="0"),
     Column("activo", Boolean, nullable=False, server_default="1"),
+    # Portal sessions carry this number; logout, a password change or reset and disabling
+    # the account increment it, so every copy of an older session cookie stops working
+    # (server-side logout with signed-cookie sessions).
+    Column("sesion_version", Integer, nullable=False, server_default="0"),
     Column("creado_en", DateTime, nullable=False, server_default=func.current_timestamp()),
     **_MYSQL,
 )
@@ -98,15 +103,20 @@ notas = Table(
 
 reportes_metadata = MetaData()
 
-RUN_STATES = ("en_curso", "exitosa", "fallida")
+# "reemplazada": a later run of the same logical date published in its place.
+# Microseconds kept: manual runs have sub-second logical dates, and a re-run of the same
+# date is found by comparing them.
+_PRECISE_TIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+RUN_STATES = ("en_curso", "exitosa", "fallida", "reemplazada")
 
 ejecuciones = Table(
     "ejecuciones",
     reportes_metadata,
     Column("run_id", String(250), primary_key=True),
-    Column("fecha_logica", DateTime, nullable=False),
-    Column("inicio", DateTime, nullable=True),
-    Column("fin", DateTime, nullable=True),
+    Column("fecha_logica", _PRECISE_TIME, nullable=False),
+    Column("inicio", _PRECISE_TIME, nullable=True),
+    Column("fin", _PRECISE_TIME, nullable=True),
     Column("estado", Enum(*RUN_STATES, name="estado"), nullable=False),
     Column("filas_leidas", BigInteger, nullable=True),
     Column("filas_limpias", BigInteger, nullable=True),

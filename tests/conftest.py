@@ -8,6 +8,8 @@ with a unique suffix) on the MySQL-compatible server named by ``CAOSKOL_TEST_SER
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -77,3 +79,42 @@ def mysql_urls(fresh_databases, monkeypatch) -> tuple[str, str]:
     monkeypatch.setenv("CAOSKOL_COLEGIO_URL", colegio)
     monkeypatch.setenv("CAOSKOL_REPORTES_URL", reportes)
     return colegio, reportes
+
+
+# --- Airflow ---------------------------------------------------------------------------
+# Airflow reads its configuration when first imported, so the test environment is set here,
+# at collection time, before any test module can import it: a throw-away AIRFLOW_HOME with
+# its own SQLite metadata DB, the project's airflow.cfg and dags/.
+_AIRFLOW_HOME = Path(os.environ.get("CAOSKOL_TEST_AIRFLOW_HOME", f"/tmp/caoskol-test-airflow-{os.getpid()}"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW_CONFIG"] = str(REPO_ROOT / "airflow.cfg")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(_AIRFLOW_HOME / "logs")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("AIRFLOW_CONN_SPARK_DEFAULT", '{"conn_type": "spark", "host": "local[2]"}')
+# spark-submit and the project's console scripts live beside this interpreter.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+_AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database, migrated once per test session."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    return _AIRFLOW_HOME
+
+
+def airflow_conn_uri(sqlalchemy_url: str) -> str:
+    """The Airflow connection URI (mysql://...) for one of our SQLAlchemy URLs."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(sqlalchemy_url)
+    return url.set(drivername="mysql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def airflow_conn():
+    return airflow_conn_uri

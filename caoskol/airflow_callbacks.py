@@ -1,0 +1,66 @@
+"""Task callbacks shared by every task of the nightly DAG (set in its default_args).
+
+They time each task into the run folder and, when a task has failed for good, log a
+summary a data engineer can act on, record the failure in `ejecuciones` (the previous
+report stays current) and send mail if an SMTP connection is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from caoskol import config
+
+log = logging.getLogger("caoskol.alertas")
+
+
+def on_task_start(context) -> None:
+    from caoskol import runs
+
+    runs.record_task_start(config.run_dir(context["run_id"]), context["ti"].task_id)
+
+
+def on_task_success(context) -> None:
+    from caoskol import runs
+
+    runs.record_task_end(config.run_dir(context["run_id"]), context["ti"].task_id)
+
+
+def failure_summary(context) -> str:
+    ti = context["ti"]
+    exc = context.get("exception")
+    return (
+        f"Caoskol: la tarea '{ti.task_id}' de la ejecución {context['run_id']} falló "
+        f"(intento {getattr(ti, 'try_number', '?')}): {type(exc).__name__ if exc else 'error'}: {exc}. "
+        "No se publicó nada de esta ejecución; el reporte anterior sigue vigente."
+    )
+
+
+def on_task_failure(context) -> None:
+    summary = failure_summary(context)
+    log.error(summary)
+    try:
+        from caoskol import steps
+
+        steps.mark_failed(context["run_id"], steps.report_date(context["dag_run"]), summary, steps.Connections.from_airflow())
+    except Exception:  # the alert must still go out if the reporting DB is what failed
+        log.exception("no se pudo registrar la falla en la tabla ejecuciones")
+    _send_mail(summary)
+
+
+def _send_mail(summary: str) -> None:
+    recipients = os.environ.get("CAOSKOL_ALERT_EMAIL")
+    if not recipients:
+        return
+    try:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        with SmtpHook(smtp_conn_id=os.environ.get("CAOSKOL_SMTP_CONN_ID", "smtp_default")) as smtp:
+            smtp.send_email_smtp(
+                to=[r.strip() for r in recipients.split(",") if r.strip()],
+                subject="Caoskol: falló la ejecución nocturna",
+                html_content=f"<p>{summary}</p>",
+            )
+    except Exception:
+        log.exception("no se pudo enviar el correo de alerta (¿conexión SMTP configurada?)")

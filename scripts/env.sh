@@ -1,0 +1,33 @@
+# Source this file: the environment every Caoskol command runs in (paths, connections).
+# Values already set in the environment win, so a deployment overrides what it needs.
+CAOSKOL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CAOSKOL_ROOT
+export CAOSKOL_VAR="${CAOSKOL_VAR:-$CAOSKOL_ROOT/var}"
+export CAOSKOL_DATA_DIR="${CAOSKOL_DATA_DIR:-$CAOSKOL_VAR/data}"
+export VIRTUAL_ENV="${VIRTUAL_ENV:-$CAOSKOL_ROOT/.venv}"
+export PATH="$VIRTUAL_ENV/bin:$PATH"
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VIRTUAL_ENV/bin/python}"
+if [ -z "${JAVA_HOME:-}" ] && command -v java >/dev/null 2>&1; then
+  JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"
+  export JAVA_HOME
+fi
+
+# MySQL: one server, two databases. The URLs serve the loader and the portal; Airflow
+# reads the same databases through its connections (AIRFLOW_CONN_*), never hard-coded in the DAG.
+export CAOSKOL_MYSQL_SERVER="${CAOSKOL_MYSQL_SERVER:-root@127.0.0.1:3306}"
+export CAOSKOL_COLEGIO_URL="${CAOSKOL_COLEGIO_URL:-mysql+mysqldb://$CAOSKOL_MYSQL_SERVER/colegio?charset=utf8mb4}"
+export CAOSKOL_REPORTES_URL="${CAOSKOL_REPORTES_URL:-mysql+mysqldb://$CAOSKOL_MYSQL_SERVER/caoskol_reportes?charset=utf8mb4}"
+export AIRFLOW_CONN_COLEGIO_MYSQL="${AIRFLOW_CONN_COLEGIO_MYSQL:-mysql://$CAOSKOL_MYSQL_SERVER/colegio?charset=utf8mb4}"
+export AIRFLOW_CONN_REPORTES_MYSQL="${AIRFLOW_CONN_REPORTES_MYSQL:-mysql://$CAOSKOL_MYSQL_SERVER/caoskol_reportes?charset=utf8mb4}"
+# local[*] by default; a standalone cluster: {"conn_type": "spark", "host": "spark://HOST", "port": 7077}
+export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\": \"spark\", \"host\": \"local[*]\"\}}"
+
+# Airflow: its home under var/, the project's airflow.cfg, the project's dags/.
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$CAOSKOL_VAR/airflow}"
+export AIRFLOW_CONFIG="${AIRFLOW_CONFIG:-$CAOSKOL_ROOT/airflow.cfg}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$CAOSKOL_ROOT/dags}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
+export AIRFLOW__LOGGING__BASE_LOG_FOLDER="${AIRFLOW__LOGGING__BASE_LOG_FOLDER:-$AIRFLOW_HOME/logs}"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}"
+export GX_ANALYTICS_ENABLED=False
+mkdir -p "$AIRFLOW_HOME" "$CAOSKOL_DATA_DIR"

@@ -1,0 +1,70 @@
+"""WTForms forms (Flask-WTF: every form carries a CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from caoskol import schema
+
+ROLE_CHOICES = [SelectChoice("estudiante", "Estudiante"), SelectChoice("profesor", "Profesor"),
+                SelectChoice("administrador", "Administrador")]
+GRADE_CHOICES = [SelectChoice(str(g), f"{g}°") for g in schema.GRADES]
+WEAK_PASSWORDS = {"1234", "12345", "123456", "12345678", "password", "contraseña", "clave", "caoskol"}
+MIN_PASSWORD = 8
+
+
+class LoginForm(FlaskForm):
+    # Text, not an integer field: whatever is typed is parsed by the login code, and anything
+    # that is not an ID fails exactly like a wrong password.
+    id = StringField("ID", validators=[DataRequired(), Length(max=20)])
+    clave = PasswordField("Clave", validators=[DataRequired(), Length(max=200)])
+
+
+def check_new_password(new: str, user_id: int | None = None, old: str | None = None) -> str | None:
+    """The reason a new password is refused, or None."""
+    if len(new) < MIN_PASSWORD:
+        return f"La clave debe tener al menos {MIN_PASSWORD} caracteres."
+    if len(new) > 200:
+        return "La clave es demasiado larga."
+    if new.lower() in WEAK_PASSWORDS or (user_id is not None and new == str(user_id)):
+        return "Esa clave es demasiado fácil de adivinar."
+    if old is not None and new == old:
+        return "La clave nueva debe ser distinta de la actual."
+    return None
+
+
+class ChangePasswordForm(FlaskForm):
+    actual = PasswordField("Clave actual", validators=[DataRequired()])
+    nueva = PasswordField("Clave nueva", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
+    confirmacion = PasswordField(
+        "Repita la clave nueva", validators=[DataRequired(), EqualTo("nueva", message="Las claves no coinciden.")]
+    )
+
+
+class CreateUserForm(FlaskForm):
+    id = IntegerField("ID (vacío: el siguiente libre)", validators=[Optional(), NumberRange(min=1, max=2_000_000_000)])
+    nombre = StringField("Nombre completo", validators=[DataRequired(), Length(max=150)])
+    rol = SelectField("Rol", choices=ROLE_CHOICES, validators=[DataRequired()])
+    grado = SelectField(
+        "Grado (estudiantes)",
+        choices=[SelectChoice("", "—")] + GRADE_CHOICES,
+        validate_choice=False,  # checked below: empty is fine for staff
+    )  # no Optional(): it would stop the chain before validate_grado
+
+    def validate_grado(self, field):
+        if field.data and field.data not in {str(g) for g in schema.GRADES}:
+            raise ValidationError("Grado no válido.")
+        if self.rol.data == "estudiante" and not field.data:
+            raise ValidationError("Un estudiante necesita un grado.")
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes state (reset, disable, enable): only the CSRF token."""
+
+
+class DeleteUserForm(FlaskForm):
+    confirmar = StringField("Escriba el ID para confirmar", validators=[InputRequired()])
+    objetivo = HiddenField()

@@ -1,0 +1,131 @@
+"""The school dashboard (charts), the students' results table and its CSV export.
+
+Teachers and administrators see these pages. The charts show the published run only; the
+table reads ``colegio.notas`` with the public columns (never the study program).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterator
+
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from markupsafe import Markup
+
+from caoskol import schema
+
+from .security import roles
+from .views import report_state, reports
+
+bp = Blueprint("profesor", __name__, url_prefix="/profesor")
+
+PAGE_SIZES = (10, 25, 50, 100)
+COLUMN_LABELS = {
+    "id": "ID",
+    "nombre": "Nombre",
+    "grado": "Grado",
+    "premios": "Premios",
+    "matematicas": "Matemáticas",
+    "ingles": "Inglés",
+    "ciencias": "Ciencias",
+}
+
+
+def grade_arg() -> int | None:
+    value = request.args.get("grado", "")
+    return int(value) if value.isdigit() and int(value) in schema.GRADES else None
+
+
+def table_args() -> dict[str, Any]:
+    orden = request.args.get("orden", "id")
+    if orden not in schema.PUBLIC_STUDENT_COLUMNS:
+        orden = "id"
+    direccion = "desc" if request.args.get("dir") == "desc" else "asc"
+    try:
+        pagina = max(1, int(request.args.get("pagina", "1")))
+    except ValueError:
+        pagina = 1
+    try:
+        por_pagina = int(request.args.get("por_pagina", "25"))
+    except ValueError:
+        por_pagina = 25
+    if por_pagina not in PAGE_SIZES:
+        por_pagina = 25
+    sin_grado = request.args.get("grado") == "sin"
+    return {"grado": grade_arg(), "sin_grado": sin_grado, "orden": orden, "direccion": direccion,
+            "pagina": pagina, "por_pagina": por_pagina}
+
+
+@bp.get("/")
+@roles("profesor", "administrador")
+def inicio():
+    state = report_state()
+    grado = grade_arg()
+    charts = current_app.config["CHARTS_AVAILABLE"]
+
+    def fragment() -> Markup:
+        tablero = reports().dashboard(state, grado) if state.publicado else None
+        tendencia = reports().trend(state) if state.publicado else None
+        return Markup(render_template("profesor/_tablero.html", tablero=tablero, tendencia=tendencia, grado=grado,
+                                      charts_available=charts))
+
+    # The report part of the page is the same for every teacher: rendered once per run
+    # version (and latest run, for the trend) and grade, then reused.
+    key = (state.version, "html_tablero", state.ultima_run_id, state.ultima_estado, grado, charts)
+    contenido = reports().cache.get_or_compute(key, fragment)
+    return render_template("profesor/inicio.html", state=state, contenido=contenido, publicado=state.publicado,
+                           grado=grado, grados=schema.GRADES)
+
+
+@bp.get("/estudiantes")
+@roles("profesor", "administrador")
+def estudiantes():
+    args = table_args()
+    store = current_app.extensions["caoskol_store"]
+    rows, total = store.students(
+        grado=args["grado"], sin_grado=args["sin_grado"], orden=args["orden"], direccion=args["direccion"],
+        limit=args["por_pagina"], offset=(args["pagina"] - 1) * args["por_pagina"],
+    )
+    paginas = max(1, -(-total // args["por_pagina"]))
+    return render_template(
+        "profesor/estudiantes.html", rows=rows, total=total, paginas=paginas, args=args,
+        columnas=[(c, COLUMN_LABELS[c]) for c in schema.PUBLIC_STUDENT_COLUMNS], tamanos=PAGE_SIZES,
+        grados=schema.GRADES, state=report_state(),
+    )
+
+
+def csv_safe(value: Any) -> Any:
+    """Cells that a spreadsheet would run as a formula are prefixed with an apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    yield "\ufeff"  # BOM: spreadsheets then read the UTF-8 names (Muñoz) correctly
+    writer.writerow(schema.PUBLIC_STUDENT_COLUMNS)
+    for i, row in enumerate(rows, 1):
+        writer.writerow([csv_safe(row[c]) for c in schema.PUBLIC_STUDENT_COLUMNS])
+        if i % 500 == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+@bp.get("/estudiantes.csv")
+@roles("profesor", "administrador")
+def estudiantes_csv():
+    args = table_args()
+    store = current_app.extensions["caoskol_store"]
+    rows = store.iter_students(grado=args["grado"], sin_grado=args["sin_grado"], orden=args["orden"],
+                               direccion=args["direccion"])
+    name = "estudiantes" + (f"_grado{args['grado']}" if args["grado"] else "") + ".csv"
+    return Response(
+        stream_with_context(csv_lines(rows)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,203 @@
+"""Who may see what, sessions, and the security headers of every response.
+
+Every view declares its access with ``@publico`` or ``@roles(...)``; a view without a
+declaration is refused (403) for everyone, so a new route cannot be left open by mistake.
+The check runs in one ``before_request`` hook, not in each view.
+
+Sessions are Flask's signed cookies. The cookie carries the account id and the account's
+``sesion_version``; logout, a password change or reset and disabling the account increment
+that number in the database, so any copy of an older cookie stops working (server-side
+logout). At login the session is cleared and gets a new random identifier (rotation).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any, Callable
+
+from flask import Flask, current_app, flash, g, jsonify, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import UserMixin, current_user, login_user, logout_user
+from werkzeug.exceptions import Forbidden
+
+from .extensions import login_manager
+
+HOME_BY_ROLE = {
+    "estudiante": "estudiante.inicio",
+    "profesor": "profesor.inicio",
+    "administrador": "admin.inicio",
+}
+# Endpoints a user who must change their password may still reach.
+ALLOWED_BEFORE_PASSWORD_CHANGE = {
+    "auth.cambiar_clave",
+    "auth.logout",
+    "auth.landing",
+    "api.sesion",
+    "api.cerrar_sesion",
+    "api.iniciar_sesion",
+    "api.cambiar_clave",
+}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+# Data Docs are HTML written by another tool: served sandboxed (no script, no same-origin).
+CSP_SANDBOX = "sandbox; default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+
+
+# --- access declarations --------------------------------------------------------------
+
+
+def publico(view: Callable) -> Callable:
+    view._acceso = "publico"  # type: ignore[attr-defined]
+    return view
+
+
+def roles(*allowed: str) -> Callable[[Callable], Callable]:
+    def deco(view: Callable) -> Callable:
+        view._acceso = frozenset(allowed)  # type: ignore[attr-defined]
+        return view
+
+    return deco
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def check_access() -> Any:
+    """before_request: enforce the view's declared access."""
+    if request.endpoint is None:
+        return None  # 404 / 405 follow
+    if request.endpoint == "static":
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    policy = getattr(view, "_acceso", None)
+    if policy is None:
+        current_app.logger.error("route %s declares no access policy: refused", request.endpoint)
+        raise Forbidden()
+    if policy == "publico":
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.debe_cambiar_clave and request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE:
+        if is_api_request():
+            return jsonify(error="debe_cambiar_clave", mensaje="Debe cambiar su clave antes de continuar."), 403
+        return redirect(url_for("auth.cambiar_clave"))
+    if current_user.rol not in policy:
+        raise Forbidden()
+    return None
+
+
+# --- users and sessions ----------------------------------------------------------------
+
+
+class PortalUser(UserMixin):
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.id = int(row["id"])
+        self.nombre = row["nombre"]
+        self.rol = row["rol"]
+        self.debe_cambiar_clave = bool(row["debe_cambiar_clave"])
+        self.sesion_version = int(row.get("sesion_version") or 0)
+        self._activo = bool(row.get("activo", True))
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self._activo
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.sesion_version}"
+
+    @property
+    def inicio(self) -> str:
+        return HOME_BY_ROLE[self.rol]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "nombre": self.nombre, "rol": self.rol, "debe_cambiar_clave": self.debe_cambiar_clave}
+
+
+@login_manager.user_loader
+def load_user(session_user_id: str) -> PortalUser | None:
+    try:
+        uid_text, version_text = session_user_id.split(":", 1)
+        uid, version = int(uid_text), int(version_text)
+    except (ValueError, AttributeError):
+        return None
+    row = current_app.extensions["caoskol_store"].user_for_session(uid)
+    if row is None or not row["activo"]:
+        return None
+    if not hmac.compare_digest(str(row["sesion_version"]), str(version)):
+        return None  # logged out elsewhere, password changed, or account disabled
+    return PortalUser(row)
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Any:
+    if is_api_request():
+        return jsonify(error="no_autenticado", mensaje="Inicie sesión para continuar."), 401
+    flash("Inicie sesión para continuar.", "aviso")
+    return redirect(url_for("auth.landing"))
+
+
+def start_session(row: dict[str, Any]) -> PortalUser:
+    """Log a checked account in: a fresh session with a new identifier."""
+    session.clear()
+    user = PortalUser(row)
+    login_user(user)
+    session.permanent = True
+    session["sid"] = secrets.token_urlsafe(18)
+    return user
+
+
+def end_session() -> None:
+    """Server-side logout: every session of the account ends, this cookie is emptied."""
+    if current_user.is_authenticated:
+        current_app.extensions["caoskol_store"].end_sessions(current_user.id)
+    logout_user()
+    session.clear()
+
+
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions whose cookie is Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        mode = app.config.get("COOKIE_SECURE", "auto")
+        if mode in ("1", "true"):
+            return True
+        if mode in ("0", "false"):
+            return False
+        try:
+            return request.is_secure
+        except RuntimeError:  # outside a request
+            return False
+
+
+# --- headers ----------------------------------------------------------------------------
+
+
+def security_headers(response):
+    headers = response.headers
+    if getattr(g, "data_docs", False):
+        headers["Content-Security-Policy"] = CSP_SANDBOX
+    else:
+        headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    if request.is_secure:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    if request.endpoint != "static":
+        # Pages and API answers are personal: never stored by a shared cache or the browser.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def redirect_home():
+    return redirect(url_for(current_user.inicio))
+

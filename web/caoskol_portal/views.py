@@ -1,0 +1,103 @@
+"""What every page shares: the report state, template helpers, error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .reports import Reports, ReportState, fecha_larga, grade_label
+from .security import is_api_request
+
+log = logging.getLogger("caoskol_portal")
+
+MESSAGES = {
+    400: "Solicitud no válida.",
+    401: "Inicie sesión para continuar.",
+    403: "No tiene permiso para ver esta página.",
+    404: "No encontrado.",
+    405: "Método no permitido.",
+    413: "La solicitud es demasiado grande.",
+    429: "Demasiados intentos. Espere unos minutos y vuelva a intentarlo.",
+    500: "Error interno. El equipo técnico fue avisado.",
+    503: "Servicio no disponible por el momento.",
+}
+CODES = {400: "solicitud_invalida", 401: "no_autenticado", 403: "prohibido", 404: "no_encontrado",
+         405: "metodo_no_permitido", 413: "demasiado_grande", 429: "demasiados_intentos",
+         500: "error_interno", 503: "no_disponible"}
+
+
+def reports() -> Reports:
+    return current_app.extensions["caoskol_reports"]
+
+
+def report_state() -> ReportState:
+    """The report state, asked once per request."""
+    if "report_state" not in g:
+        g.report_state = reports().state()
+    return g.report_state
+
+
+def fmt_num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "sin dato"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def fmt_r(value: Any) -> str:
+    return "no definido" if value is None else f"{value:.2f}".replace(".", ",")
+
+
+def error_response(code: int, message: str | None = None, error: str | None = None):
+    message = message or MESSAGES.get(code, "Error.")
+    if is_api_request():
+        return jsonify(error=error or CODES.get(code, "error"), mensaje=message, estado=code), code
+    template = "auth/login.html" if code == 429 and request.endpoint == "auth.login" else "errores/error.html"
+    if template == "auth/login.html":
+        from .forms import LoginForm
+
+        from flask import flash
+
+        flash(message, "error")
+        return render_template(template, form=LoginForm(formdata=None)), code
+    return render_template(template, codigo=code, mensaje=message), code
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["num"] = fmt_num
+    app.jinja_env.filters["r"] = fmt_r
+    app.jinja_env.filters["fecha"] = fecha_larga
+    app.jinja_env.filters["grado"] = grade_label
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "school_name": app.config["SCHOOL_NAME"],
+            "charts_available": app.config["CHARTS_AVAILABLE"],
+            "reporte": report_state if current_user.is_authenticated else (lambda: None),
+        }
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, "La sesión del formulario expiró o no es válida. Recargue la página.", "csrf")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code = exc.code or 500
+        message = None
+        if code in (400, 404, 409, 422) and exc.description and getattr(exc, "_caoskol_message", False):
+            message = exc.description
+        return error_response(code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("error no controlado en %s", request.path)
+        return error_response(500)
