@@ -175,7 +175,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--must-change", action="store_true", help="force a password change at first login")
     p.add_argument("--replace", action="store_true", help="reset name, role and password if the id exists")
     p.set_defaults(func=cmd_create_user)
+
+    p = sub.add_parser("summary", help="print the latest run and the published report's headline figures")
+    p.add_argument("--airflow-url", default="http://localhost:8080")
+    p.add_argument("--portal-url", default="http://127.0.0.1:8000")
+    p.add_argument("--credentials", help="a generated usuarios.csv: print one demo account per role")
+    p.add_argument("--airflow-passwords", help="Airflow's simple auth manager passwords file")
+    p.set_defaults(func=cmd_summary)
     return parser
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from caoskol import summary
+
+    info = summary.run_summary(db.engine(db.reportes_url()))
+    accounts = summary.demo_accounts(Path(args.credentials)) if args.credentials and Path(args.credentials).exists() else []
+    airflow_pw = None
+    if args.airflow_passwords and Path(args.airflow_passwords).exists():
+        airflow_pw = json.loads(Path(args.airflow_passwords).read_text()).get("admin")
+    print(summary.format_summary(info, args.airflow_url, args.portal_url, accounts, airflow_pw))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

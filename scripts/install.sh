@@ -10,10 +10,12 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 say() { printf '\n==> %s\n' "$*"; }
 
 need_pkgs=()
-for p in libmariadb-dev pkg-config libmariadb-java haproxy wrk chromium nodejs npm; do
+for p in libmariadb-dev pkg-config libmariadb-java haproxy wrk chromium; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
+# Commands that may come from elsewhere than Debian (e.g. Node.js from its own packages).
 command -v java >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jre-headless)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 # A MySQL-compatible server only where none answers (CI and dev machines run MariaDB).
 if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null && ! command -v mariadbd >/dev/null 2>&1; then
   need_pkgs+=(mariadb-server)

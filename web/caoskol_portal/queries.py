@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import String, and_, cast, create_engine, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
@@ -35,7 +35,7 @@ class UserExists(Exception):
     pass
 
 
-def portal_engine(url: str) -> Engine:
+def portal_engine(url: str, read_only: bool = False) -> Engine:
     """``caoskol.db.engine`` (utf8mb4, the one place for URL facts) tuned for the portal.
 
     A page runs two tiny queries; the pre-ping that ``db.engine`` adds would double the round
@@ -44,29 +44,49 @@ def portal_engine(url: str) -> Engine:
     handling), so one request fails and the next reconnects.
     """
     base = db.engine(url)
-    eng = create_engine(base.url, pool_pre_ping=False, pool_recycle=1800, pool_size=5, max_overflow=10)
+    options: dict[str, Any] = {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 5, "max_overflow": 10}
+    if read_only:
+        # Reads run in autocommit: each SELECT sees the latest committed data (no snapshot
+        # kept open between requests), and handing the connection back needs no ROLLBACK
+        # round trip. Writes use the transactional engine.
+        options.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    eng = create_engine(base.url, **options)
     base.dispose()
     return eng
 
 
 @dataclass
 class Store:
-    colegio: Engine
+    colegio: Engine  # writes (transactions): accounts and results records
     reportes: Engine
+    colegio_lectura: Engine | None = None  # reads (autocommit)
+    reportes_lectura: Engine | None = None
+
+    def __post_init__(self) -> None:
+        self.colegio_lectura = self.colegio_lectura or self.colegio
+        self.reportes_lectura = self.reportes_lectura or self.reportes
+        # Called with an account id after anything that changes who may use that account
+        # (password, active flag, session version, deletion): the session cache forgets it.
+        self.account_changed: list[Callable[[int], None]] = []
+
+    def _changed(self, user_id: int) -> None:
+        for callback in self.account_changed:
+            callback(user_id)
 
     @classmethod
     def from_urls(cls, colegio_url: str, reportes_url: str) -> "Store":
-        return cls(portal_engine(colegio_url), portal_engine(reportes_url))
+        return cls(portal_engine(colegio_url), portal_engine(reportes_url),
+                   portal_engine(colegio_url, read_only=True), portal_engine(reportes_url, read_only=True))
 
     def dispose(self) -> None:
-        self.colegio.dispose()
-        self.reportes.dispose()
+        for eng in {id(e): e for e in (self.colegio, self.reportes, self.colegio_lectura, self.reportes_lectura)}.values():
+            eng.dispose()
 
     # --- health -----------------------------------------------------------------------
 
     def ping(self) -> dict[str, str]:
         status = {}
-        for name, eng in (("colegio", self.colegio), ("reportes", self.reportes)):
+        for name, eng in (("colegio", self.colegio_lectura), ("reportes", self.reportes_lectura)):
             try:
                 with eng.connect() as conn:
                     conn.execute(text("SELECT 1"))
@@ -81,7 +101,7 @@ class Store:
         stmt = select(
             U.c.id, U.c.nombre, U.c.rol, U.c.clave_hash, U.c.activo, U.c.debe_cambiar_clave, U.c.sesion_version
         ).where(U.c.id == user_id)
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             row = conn.execute(stmt).mappings().first()
         return dict(row) if row else None
 
@@ -89,7 +109,7 @@ class Store:
         stmt = select(
             U.c.id, U.c.nombre, U.c.rol, U.c.activo, U.c.debe_cambiar_clave, U.c.sesion_version
         ).where(U.c.id == user_id)
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             row = conn.execute(stmt).mappings().first()
         return dict(row) if row else None
 
@@ -109,19 +129,19 @@ class Store:
             stmt = stmt.where(where)
             count = count.where(where)
         stmt = stmt.order_by(U.c.id).limit(limit).offset(offset)
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             rows = [dict(r) for r in conn.execute(stmt).mappings()]
             total = conn.execute(count).scalar_one()
         return rows, total
 
     def get_user(self, user_id: int) -> dict[str, Any] | None:
         stmt = select(*USER_PUBLIC_COLS, N.c.grado).select_from(U.outerjoin(N, N.c.id == U.c.id)).where(U.c.id == user_id)
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             row = conn.execute(stmt).mappings().first()
         return dict(row) if row else None
 
     def next_user_id(self) -> int:
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             a = conn.execute(select(func.max(U.c.id))).scalar() or 0
             b = conn.execute(select(func.max(N.c.id))).scalar() or 0
         return max(a, b) + 1
@@ -152,6 +172,7 @@ class Store:
                 .where(U.c.id == user_id)
                 .values(clave_hash=clave_hash, debe_cambiar_clave=debe_cambiar, sesion_version=U.c.sesion_version + 1)
             )
+        self._changed(user_id)
         return res.rowcount > 0
 
     def set_active(self, user_id: int, activo: bool) -> bool:
@@ -159,23 +180,26 @@ class Store:
             res = conn.execute(
                 update(U).where(U.c.id == user_id).values(activo=activo, sesion_version=U.c.sesion_version + 1)
             )
+        self._changed(user_id)
         return res.rowcount > 0
 
     def end_sessions(self, user_id: int) -> None:
         with self.colegio.begin() as conn:
             conn.execute(update(U).where(U.c.id == user_id).values(sesion_version=U.c.sesion_version + 1))
+        self._changed(user_id)
 
     def delete_user(self, user_id: int) -> bool:
         """Delete the account and the student's results record together."""
         with self.colegio.begin() as conn:
             res = conn.execute(delete(U).where(U.c.id == user_id))
             res2 = conn.execute(delete(N).where(N.c.id == user_id))
+        self._changed(user_id)
         return res.rowcount > 0 or res2.rowcount > 0
 
     # --- results (colegio.notas, public columns only) ------------------------------------
 
     def student(self, student_id: int) -> dict[str, Any] | None:
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             row = conn.execute(select(*PUBLIC_COLS).where(N.c.id == student_id)).mappings().first()
         return dict(row) if row else None
 
@@ -207,7 +231,7 @@ class Store:
             count = count.where(where)
         if limit is not None:
             stmt = stmt.limit(limit).offset(offset)
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             rows = [dict(r) for r in conn.execute(stmt).mappings()]
             total = conn.execute(count).scalar_one()
         return rows, total
@@ -222,7 +246,7 @@ class Store:
         where = self._students_where(grado, sin_grado)
         if where is not None:
             stmt = stmt.where(where)
-        with self.colegio.connect() as conn:
+        with self.colegio_lectura.connect() as conn:
             result = conn.execution_options(stream_results=True, max_row_buffer=1000).execute(stmt)
             for row in result.mappings():
                 yield dict(row)
@@ -263,7 +287,7 @@ class Store:
             latest.c.estado.label("ultima_estado"),
             latest.c.fecha_logica.label("ultima_fecha"),
         ).select_from(latest.outerjoin(current, text("1=1")))
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             row = conn.execute(stmt).mappings().first()
             if row is None:  # no run at all; a pointer alone cannot exist without runs
                 row = conn.execute(
@@ -276,7 +300,7 @@ class Store:
         stmt = select(*cols).where(table.c.run_id == run_id)
         if order:
             stmt = stmt.order_by(*order)
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def estadisticas(self, run_id: str) -> list[dict[str, Any]]:
@@ -306,7 +330,7 @@ class Store:
             .where(t.c.run_id == run_id, t.c.n >= caoskol_config.MIN_PROGRAM_GROUP)
             .order_by(t.c.programa, t.c.variable)
         )
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def cuarentena(self, run_id: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -319,7 +343,7 @@ class Store:
             .offset(offset)
         )
         count = select(func.count()).select_from(t).where(t.c.run_id == run_id)
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             rows = [dict(r) for r in conn.execute(stmt).mappings()]
             total = conn.execute(count).scalar_one()
         return rows, total
@@ -332,16 +356,16 @@ class Store:
             .group_by(t.c.motivo)
             .order_by(func.count().desc())
         )
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def ejecuciones(self, limit: int = 20) -> list[dict[str, Any]]:
         stmt = select(*E.columns).order_by(E.c.fecha_logica.desc(), E.c.inicio.desc()).limit(limit)
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
     def ejecucion(self, run_id: str) -> dict[str, Any] | None:
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             row = conn.execute(select(*E.columns).where(E.c.run_id == run_id)).mappings().first()
         return dict(row) if row else None
 
@@ -361,7 +385,7 @@ class Store:
             .where(t.c.ambito == "escuela")
             .order_by(runs.c.fecha_logica, t.c.variable)
         )
-        with self.reportes.connect() as conn:
+        with self.reportes_lectura.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
