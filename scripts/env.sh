@@ -31,3 +31,17 @@ export AIRFLOW__LOGGING__BASE_LOG_FOLDER="${AIRFLOW__LOGGING__BASE_LOG_FOLDER:-$
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}"
 export GX_ANALYTICS_ENABLED=False
 mkdir -p "$AIRFLOW_HOME" "$CAOSKOL_DATA_DIR"
+
+# Portal: a secret key made once per machine and kept in var/ (mode 0600), never committed.
+if [ -z "${CAOSKOL_SECRET_KEY:-}" ]; then
+  if [ ! -s "$CAOSKOL_VAR/secret_key" ]; then
+    (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > "$CAOSKOL_VAR/secret_key")
+  fi
+  CAOSKOL_SECRET_KEY="$(cat "$CAOSKOL_VAR/secret_key")"
+  export CAOSKOL_SECRET_KEY
+fi
+export CAOSKOL_AIRFLOW_URL="${CAOSKOL_AIRFLOW_URL:-http://localhost:8080}"
+# Several gunicorn workers share failed-login counters only through Redis.
+if [ -z "${CAOSKOL_RATELIMIT_STORAGE_URI:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  export CAOSKOL_RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379"
+fi

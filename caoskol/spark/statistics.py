@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -175,21 +175,38 @@ def histogramas(students: DataFrame) -> DataFrame:
 def agregados_programa(students: DataFrame, min_group: int = config.MIN_PROGRAM_GROUP) -> DataFrame:
     """n, mean and sample standard deviation per study program and variable.
 
-    Confidentiality: a row is output only when its n (students of that program with a
-    value for that variable) is at least ``min_group``; smaller groups never leave Spark.
-    Students with no program are not a group and are excluded.
+    Confidentiality, two rules per variable:
+
+    * a row is output only when its n (students of that program with a value for that
+      variable) is at least ``min_group``; students with no program are not a group;
+    * complementary suppression: the school-wide n and mean are published too, so the
+      values not covered by published programs (withheld programs plus students with no
+      program) can be derived by subtraction. When they are more than 0 but fewer than
+      ``min_group``, the smallest published program is withheld as well, so what can be
+      derived is never a group smaller than ``min_group``.
     """
-    programs = prepare_students(students).where(F.col("programa").isNotNull())
-    long = _long(programs, ["programa"], schema.STAT_VARIABLES, "variable", "valor", "double")
-    out = (
-        long.groupBy("programa", "variable")
-        .agg(
-            F.count("valor").alias("n"),
-            defined(F.avg("valor")).alias("media"),
-            defined(F.stddev_samp("valor")).alias("desviacion"),
-        )
-        .where(F.col("n") >= F.lit(min_group))
+    prepared = prepare_students(students)
+    everyone = (
+        _long(prepared, [], schema.STAT_VARIABLES, "variable", "valor", "double")
+        .groupBy("variable")
+        .agg(F.count("valor").alias("total"))
     )
+    long = _long(prepared.where(F.col("programa").isNotNull()), ["programa"], schema.STAT_VARIABLES, "variable", "valor", "double")
+    grouped = long.groupBy("programa", "variable").agg(
+        F.count("valor").alias("n"),
+        defined(F.avg("valor")).alias("media"),
+        defined(F.stddev_samp("valor")).alias("desviacion"),
+    )
+    big = F.col("n") >= F.lit(min_group)
+    per_variable = Window.partitionBy("variable")
+    smallest_first = per_variable.orderBy(F.when(big, 0).otherwise(1), F.col("n"), F.col("programa"))
+    marked = (
+        grouped.join(everyone, "variable")
+        .withColumn("residual", F.col("total") - F.sum(F.when(big, F.col("n")).otherwise(0)).over(per_variable))
+        .withColumn("rank", F.row_number().over(smallest_first))
+    )
+    derivable_small_group = (F.col("residual") > 0) & (F.col("residual") < F.lit(min_group)) & (F.col("rank") == 1)
+    out = marked.where(big & ~derivable_small_group)
     return out.select(*report_columns(schema.agregados_programa.name))
 
 

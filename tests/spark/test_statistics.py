@@ -84,19 +84,17 @@ def ref_histogramas(pdf):
 
 def ref_agregados_programa(pdf, nn, min_group=config.MIN_PROGRAM_GROUP):
     out = []
-    for programa, sub in pdf.dropna(subset=["programa"]).groupby("programa"):
-        for v in schema.STAT_VARIABLES:
+    for v in schema.STAT_VARIABLES:
+        rows = []
+        for programa, sub in pdf.dropna(subset=["programa"]).groupby("programa"):
             s = sub[v].dropna()
             if len(s) >= min_group:
-                out.append(
-                    {
-                        "programa": int(programa),
-                        "variable": v,
-                        "n": len(s),
-                        "media": nn(s.mean()),
-                        "desviacion": nn(s.std(ddof=1)),
-                    }
-                )
+                rows.append({"programa": int(programa), "variable": v, "n": len(s), "media": nn(s.mean()), "desviacion": nn(s.std(ddof=1))})
+        # What the school-wide n minus the published groups leaves must not be a small group.
+        residual = pdf[v].notna().sum() - sum(r["n"] for r in rows)
+        if 0 < residual < min_group and rows:
+            rows.remove(min(rows, key=lambda r: (r["n"], r["programa"])))
+        out += rows
     return out
 
 
@@ -223,6 +221,29 @@ def test_program_suppression_is_per_variable(students_df):
     got = agregados_programa(students_df(rows)).collect()
     assert {r["variable"]: r["n"] for r in got} == {"premios": 10, "ingles": 10, "ciencias": 10}
     assert by_key(got, variable="ingles")["desviacion"] == 0.0
+
+
+def _program_rows(sizes: dict) -> list[dict]:
+    rows, i = [], 0
+    for programa, size in sizes.items():
+        for _ in range(size):
+            i += 1
+            rows.append({"id": i, "nombre": "x", "grado": 6 + i % 7, "premios": i % 4, "programa": programa,
+                         "matematicas": (i * 37) % 101, "ingles": (i * 53) % 101, "ciencias": (i * 71) % 101})
+    return rows
+
+
+def test_a_withheld_group_cannot_be_derived_by_subtraction(students_df):
+    # Programs of 10, 9 and 30 and nobody without a program: school total minus the two
+    # published programs would give the 9 exactly. The 10 is withheld too.
+    got = agregados_programa(students_df(_program_rows({0: 10, 1: 9, 3: 30}))).collect()
+    assert {r["programa"] for r in got} == {3}
+    # With 5 students without a program, subtraction yields 9 + 5 = 14 values: no group.
+    got = agregados_programa(students_df(_program_rows({0: 10, 1: 9, 3: 30, None: 5}))).collect()
+    assert {r["programa"] for r in got} == {0, 3}
+    # Everyone in published programs: nothing to derive, nothing more withheld.
+    got = agregados_programa(students_df(_program_rows({0: 10, 3: 30}))).collect()
+    assert {r["programa"] for r in got} == {0, 3}
 
 
 def test_empty_input(students_df):
