@@ -129,10 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
-    ap.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2, help="gunicorn sync workers")
+    ap.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2, help="gunicorn workers")
+    ap.add_argument("--gunicorn-threads", type=int, default=1,
+                    help="threads per worker (>1 = gthread workers, as scripts/services.sh runs them)")
     ap.add_argument("--use-env", action="store_true", help="use CAOSKOL_*_URL and CAOSKOL_BENCH_ID/CLAVE")
     ap.add_argument("--out", default=str(REPO / "test-artifacts" / "bench" / "portal_wrk.json"))
     ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
+    ap.add_argument("--session-check-ttl", type=float, default=None,
+                    help="CAOSKOL_SESSION_CHECK_TTL for the server (default: the portal's default)")
+    ap.add_argument("--report-state-ttl", type=float, default=None, help="CAOSKOL_REPORT_STATE_TTL for the server")
     args = ap.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -148,13 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CAOSKOL_ENV": "production", "CAOSKOL_SECRET_KEY": os.urandom(24).hex(),
            "CAOSKOL_COLEGIO_URL": colegio, "CAOSKOL_REPORTES_URL": reportes}
+    if args.session_check_ttl is not None:
+        env["CAOSKOL_SESSION_CHECK_TTL"] = str(args.session_check_ttl)
+    if args.report_state_ttl is not None:
+        env["CAOSKOL_REPORT_STATE_TTL"] = str(args.report_state_ttl)
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(out_path.with_suffix(".gunicorn.log"), "w")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
-        [gunicorn, "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-         "caoskol_portal:create_app()"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        [gunicorn, "--workers", str(args.workers), "--threads", str(args.gunicorn_threads), "--bind", f"127.0.0.1:{port}",
+         "--backlog", "2048", "caoskol_portal:create_app()"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     results: dict = {}
     try:
         wait_ready(base, proc)
@@ -190,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         "zero errors": all(r["errors"] == 0 for r in results.values()),
         f"dashboard >= {GOALS['ratio_to_trivial']:.0%} of trivial": ratio >= GOALS["ratio_to_trivial"],
     }
-    print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, gunicorn --workers {args.workers} (sync), "
+    kind = "sync" if args.gunicorn_threads == 1 else f"gthread x{args.gunicorn_threads}"
+    print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, gunicorn --workers {args.workers} ({kind}), "
           f"{os.cpu_count()} cores\n")
     print(f"{'endpoint':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in results.items():

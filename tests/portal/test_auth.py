@@ -312,3 +312,62 @@ def test_gunicorn_style_factory_reads_the_environment(monkeypatch, portal_db):
     assert app.config["SECRET_KEY"] == "k" * 40
     assert app.test_client().get("/readyz").status_code == 200
     app.extensions["caoskol_store"].dispose()
+
+
+def test_session_check_cache_forgets_at_once_in_this_process(portal_db):
+    """With CAOSKOL_SESSION_CHECK_TTL > 0 the account row is reused for a while, but logout,
+    disabling or a password reset made by this process still end the old cookie at once;
+    a change made elsewhere (another worker) is seen within the TTL."""
+    import time
+
+    app = make_app(portal_db.colegio_url, portal_db.reportes_url, SESSION_CHECK_TTL=0.5)
+    c = app.test_client()
+    login_as(c, portal_db, "profesor")
+    stolen = session_cookie(c)
+    assert c.get("/profesor/").status_code == 200
+    c.post("/logout", data={"csrf_token": csrf_token(c)})
+    replay = app.test_client()
+    replay.set_cookie("caoskol_sesion", stolen)
+    assert replay.get("/profesor/").status_code == 302  # same process: immediately
+
+    login_as(c, portal_db, "profesor")
+    assert c.get("/profesor/").status_code == 200
+    eng = db.engine(portal_db.colegio_url)
+    with eng.begin() as conn:  # "another worker" ends the sessions behind this process's back
+        conn.execute(update(schema.usuarios).where(schema.usuarios.c.id == TEACHER_ID)
+                     .values(sesion_version=schema.usuarios.c.sesion_version + 1))
+    eng.dispose()
+    time.sleep(0.6)
+    assert c.get("/profesor/").status_code == 302  # within the TTL
+    app.extensions["caoskol_store"].dispose()
+
+
+def test_failed_login_limits_are_shared_through_redis(portal_db):
+    """Several gunicorn processes / replicas share the counters with a Redis storage
+    (CAOSKOL_RATELIMIT_STORAGE_URI=redis://...): two app instances stand for two processes.
+    Redis runs on 127.0.0.1:6379 on the project's machines (started before the session)."""
+    import uuid
+
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis on 127.0.0.1:6379 is needed for this test: {exc}")
+    prefix = f"caoskol_test_{uuid.uuid4().hex[:8]}"
+    common = dict(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379", RATELIMIT_KEY_PREFIX=prefix,
+                  LOGIN_LIMIT_ACCOUNT="3 per 15 minutes", LOGIN_LIMIT_CLIENT="100 per 15 minutes")
+    worker1 = make_app(portal_db.colegio_url, portal_db.reportes_url, **common)
+    c1 = worker1.test_client()
+    for _ in range(3):
+        assert login(c1, TEACHER_ID, "mala").status_code == 401
+    worker2 = make_app(portal_db.colegio_url, portal_db.reportes_url, **common)
+    c2 = worker2.test_client()
+    assert login(c2, TEACHER_ID, TEST_PASSWORD).status_code == 429  # counted by the other "process"
+    r = redis.Redis(host="127.0.0.1", port=6379)
+    keys = list(r.scan_iter(f"*{prefix}*"))
+    assert keys  # the counters are in Redis, under this app's prefix only
+    for key in keys:
+        r.delete(key)
+    for a in (worker1, worker2):
+        a.extensions["caoskol_store"].dispose()

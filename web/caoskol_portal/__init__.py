@@ -26,7 +26,7 @@ from .extensions import csrf, limiter, login_manager
 from .logs import setup_logging
 from .queries import Store
 from .reports import ReportCache, Reports
-from .security import PortalSessionInterface, check_access, security_headers
+from .security import PortalSessionInterface, SessionCheckCache, check_access, security_headers
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -67,6 +67,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     cache = ReportCache(app.config["REPORT_CACHE_SIZE"])
     app.extensions["caoskol_store"] = store
     app.extensions["caoskol_reports"] = Reports(store, cache, app.config["REPORT_STATE_TTL"])
+    sessions = SessionCheckCache(app.config["SESSION_CHECK_TTL"])
+    app.extensions["caoskol_session_cache"] = sessions
+    store.account_changed.append(sessions.forget)
     # Compared against when the ID is unknown, so failures take the same time.
     app.extensions["caoskol_dummy_hash"] = generate_password_hash(
         "caoskol-no-such-account", method=caoskol_config.password_hash_method()

@@ -53,13 +53,24 @@ def authenticate(user_text: Any, password: Any) -> dict[str, Any] | None:
     return row
 
 
+def _key(kind: str, value: str) -> str:
+    # The app's own prefix in the key: Flask-Limiter keeps the prefix of the first app it was
+    # bound to, and apps (tests, several portals on one Redis) must not share counters.
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}:{kind}:{value}"
+
+
 def login_account_key() -> str:
     """Rate-limit key per account: the ID as typed (form or JSON body)."""
     value: Any = request.form.get("id")
     if value is None:
         body = request.get_json(silent=True)
         value = body.get("id") if isinstance(body, dict) else None
-    return "cuenta:" + str(value if value is not None else "").strip()[:20]
+    return _key("cuenta", str(value if value is not None else "").strip()[:20])
+
+
+def login_client_key() -> str:
+    """Rate-limit key per client address (the proxy's X-Forwarded-For with TRUST_PROXY)."""
+    return _key("cliente", request.remote_addr or "desconocido")
 
 
 def failed_login(response) -> bool:
@@ -82,6 +93,7 @@ def login_limits(view):
     view = limiter.shared_limit(
         lambda: current_app.config["LOGIN_LIMIT_CLIENT"],
         scope="login-cliente",
+        key_func=login_client_key,
         methods=["POST"],
         deduct_when=failed_login,
     )(view)

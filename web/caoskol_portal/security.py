@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
 from typing import Any, Callable
 
 from flask import Flask, current_app, flash, g, jsonify, redirect, request, session, url_for
@@ -119,6 +121,39 @@ class PortalUser(UserMixin):
         return {"id": self.id, "nombre": self.nombre, "rol": self.rol, "debe_cambiar_clave": self.debe_cambiar_clave}
 
 
+class SessionCheckCache:
+    """Per-process memory of account rows used to validate sessions, for ``ttl`` seconds.
+
+    ``ttl = 0`` asks the database on every request. With ``ttl > 0`` a process re-reads an
+    account at most every ``ttl`` seconds; any change this process makes to the account
+    (logout, password, disable, delete) forgets it at once, so in this process the old
+    cookie stops working immediately, and in other processes within ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._rows: dict[int, tuple[float, dict[str, Any] | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, uid: int, load: Callable[[int], dict[str, Any] | None]) -> dict[str, Any] | None:
+        if self.ttl <= 0:
+            return load(uid)
+        now = time.monotonic()
+        held = self._rows.get(uid)
+        if held is not None and now - held[0] < self.ttl:
+            return held[1]
+        row = load(uid)
+        with self._lock:
+            if len(self._rows) > 10000:
+                self._rows.clear()
+            self._rows[uid] = (now, row)
+        return row
+
+    def forget(self, uid: int) -> None:
+        with self._lock:
+            self._rows.pop(uid, None)
+
+
 @login_manager.user_loader
 def load_user(session_user_id: str) -> PortalUser | None:
     try:
@@ -126,7 +161,8 @@ def load_user(session_user_id: str) -> PortalUser | None:
         uid, version = int(uid_text), int(version_text)
     except (ValueError, AttributeError):
         return None
-    row = current_app.extensions["caoskol_store"].user_for_session(uid)
+    store = current_app.extensions["caoskol_store"]
+    row = current_app.extensions["caoskol_session_cache"].get(uid, store.user_for_session)
     if row is None or not row["activo"]:
         return None
     if not hmac.compare_digest(str(row["sesion_version"]), str(version)):
