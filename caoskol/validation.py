@@ -252,6 +252,10 @@ def _validate(run_dir: Path, kind: str, fail_on_soft: bool) -> dict[str, Any]:
     os.replace(tmp, result_path)
 
     context.build_data_docs(site_names=[DOCS_SITE])
+    # GX's pages load CSS/JS from public CDNs; an intranet (and the portal's CSP) has none.
+    from caoskol import datadocs
+
+    datadocs.make_offline(docs_dir)
 
     summary = summarize(result, rows=len(df))
     summary["result_path"] = str(result_path)

@@ -15,7 +15,7 @@ declare -A CMD=(
   [scheduler]="airflow scheduler"
   [dag-processor]="airflow dag-processor"
   [triggerer]="airflow triggerer"
-  [portal]="gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$PORTAL_PORT caoskol_portal:create_app()"
+  [portal]="gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$PORTAL_PORT 'caoskol_portal:create_app()'"
 )
 AIRFLOW_PARTS=(api-server scheduler dag-processor triggerer)
 
