@@ -30,9 +30,16 @@ def on_task_success(context) -> None:
 def failure_summary(context) -> str:
     ti = context["ti"]
     exc = context.get("exception")
+    # Without an exception the task never ran its code (e.g. the worker could not reach
+    # Airflow's API, or it was killed): say so instead of "None".
+    cause = (
+        f"{type(exc).__name__}: {exc}"
+        if exc
+        else "la tarea no llegó a ejecutarse o fue interrumpida (vea el registro de la tarea en Airflow)"
+    )
     return (
         f"Caoskol: la tarea '{ti.task_id}' de la ejecución {context['run_id']} falló "
-        f"(intento {getattr(ti, 'try_number', '?')}): {type(exc).__name__ if exc else 'error'}: {exc}. "
+        f"(intento {getattr(ti, 'try_number', '?')}): {cause}. "
         "No se publicó nada de esta ejecución; el reporte anterior sigue vigente."
     )
 

@@ -93,6 +93,8 @@ def mark_failed(engine: Engine, run_id: str, logical_date: datetime, error: str,
             fin=datetime.utcnow(),
             error=error[:60000],
             tiempos_tareas=task_seconds(run_dir),
+            # What was read before the failure (0 for an empty table), when extract got that far.
+            filas_leidas=read_meta(run_dir, "extract").get("rows"),
         )
 
 

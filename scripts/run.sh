@@ -55,10 +55,9 @@ say "triggering caoskol_nightly (run $RUN_ID)"
 airflow dags trigger caoskol_nightly --run-id "$RUN_ID" --logical-date "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" >/dev/null
 state=queued
 for _ in $(seq 1 360); do
-  state=$(airflow dags list-runs caoskol_nightly -o json 2>/dev/null | python -c "
-import json, sys
-runs = [r for r in json.load(sys.stdin) if r['run_id'] == '$RUN_ID']
-print(runs[0]['state'] if runs else 'queued')")
+  state=$(airflow dags list-runs caoskol_nightly -o json 2>/dev/null \
+    | python -c "import sys; from caoskol.airflow_cli import run_state; print(run_state(sys.stdin.read(), '$RUN_ID'))" \
+    || echo none)
   case "$state" in success|failed) break ;; esac
   sleep 5
 done

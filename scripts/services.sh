@@ -9,9 +9,12 @@ source "$ROOT/scripts/env.sh"
 RUN="$CAOSKOL_VAR/run"; LOG="$CAOSKOL_VAR/log"
 mkdir -p "$RUN" "$LOG"
 PORTAL_PORT="${CAOSKOL_PORTAL_PORT:-8000}"
+AIRFLOW_PORT="${CAOSKOL_AIRFLOW_PORT:-8080}"
+# Task runners report to the api-server's execution API: it must be the port it listens on.
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://localhost:$AIRFLOW_PORT/execution/}"
 
 declare -A CMD=(
-  [api-server]="airflow api-server --port 8080"
+  [api-server]="airflow api-server --port $AIRFLOW_PORT"
   [scheduler]="airflow scheduler"
   [dag-processor]="airflow dag-processor"
   [triggerer]="airflow triggerer"

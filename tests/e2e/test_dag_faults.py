@@ -66,6 +66,8 @@ def test_empty_source_table_fails_at_validation(pipeline_env):
     assert states["extract"] == "success" and states["validate_raw"] == "failed"
     assert states["publish"] in ("upstream_failed", "none")
     assert_previous_report_untouched(pipeline_env["reportes"], dagrun.run_id, "vacía")
+    (failed,) = query(pipeline_env["reportes"], "SELECT filas_leidas FROM ejecuciones WHERE run_id = :r", r=dagrun.run_id)
+    assert failed["filas_leidas"] == 0
 
 
 def test_killed_spark_job_publishes_nothing_and_a_rerun_succeeds(pipeline_env, seed_dir, tmp_path, monkeypatch):
