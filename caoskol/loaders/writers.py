@@ -47,7 +47,19 @@ class NotasWriter:
         t = schema.notas
         rows = [record for _, record in batch]
         ids = [r["id"] for r in rows]
-        existing = len(self.conn.execute(select(t.c.id).where(t.c.id.in_(ids))).all())
+        names = dict(self.conn.execute(select(t.c.id, t.c.nombre).where(t.c.id.in_(ids))).all())
+        existing = len(names)
+        for line, record in batch:
+            old = names.get(record["id"])
+            if old is not None and old != record["nombre"]:
+                # Same id, another name: more often a different student than a corrected
+                # name. The row is updated (the file is the newer truth) but never silently.
+                self.result.warn(
+                    line,
+                    f"id {record['id']} already belonged to '{old}'; its results are replaced by "
+                    f"those of '{record['nombre']}' from this file",
+                    record["id"],
+                )
         affected = self.conn.execute(self.stmt, rows).rowcount
         # SQLAlchemy's MySQL drivers set CLIENT_FOUND_ROWS, so each row counts 1 when
         # inserted or left as it was and 2 when an existing row changed: the excess over

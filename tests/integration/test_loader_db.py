@@ -205,3 +205,21 @@ def test_generated_users_load(colegio, tmp_path, monkeypatch):
         admin = conn.execute(select(schema.usuarios).where(schema.usuarios.c.rol == "administrador")).one()
     assert roles == {"estudiante": 50, "profesor": 3, "administrador": 1}
     assert check_password_hash(admin.clave_hash, "demo-password") and admin.debe_cambiar_clave
+
+
+def test_replacing_another_students_results_is_reported(mysql_urls, tmp_path):
+    from caoskol.loaders import load_files
+
+    first = tmp_path / "a.csv"
+    first.write_text("id,nombre,grado,premios,programa,matematicas,ingles,ciencias\n1,Adán Sánchez,6,2,1,58,32,33\n", encoding="utf-8")
+    other = tmp_path / "b.csv"
+    other.write_text("id,nombre,grado,premios,programa,matematicas,ingles,ciencias\n1,Pisa Existente,12,0,0,1,1,1\n", encoding="utf-8")
+    load_files([first])
+    report = load_files([other])
+    (result,) = report.results
+    assert result.updated == 1
+    (warning,) = result.warnings
+    assert warning.line == 2 and "Adán Sánchez" in warning.reason and "Pisa Existente" in warning.reason
+    # The same file again changes nothing and says nothing.
+    again = load_files([other]).results[0]
+    assert again.unchanged == 1 and again.warnings == []
