@@ -239,6 +239,8 @@ cuarentena = Table(
     Column("id_origen", String(64), nullable=True),
     Column("motivo", String(500), nullable=False),
     Column("datos", JSON, nullable=True),
+    # The portal looks up the quarantined students of a page by id within the current run.
+    Index("ix_cuarentena_run_id_origen", "run_id", "id_origen"),
     **_MYSQL,
 )
 

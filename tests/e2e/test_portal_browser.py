@@ -255,7 +255,8 @@ def test_students_table_sorts_pages_and_exports_csv(page_for, e2e_data, tmp_path
     path = tmp_path / "export.csv"
     info.value.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    assert list(rows[0]) == list(schema.PUBLIC_STUDENT_COLUMNS)
+    # The public columns, then whether the row is under review (quarantined by the current run).
+    assert list(rows[0]) == [*schema.PUBLIC_STUDENT_COLUMNS, "en_revision", "motivo_revision"]
     eng = db.engine(e2e_data.colegio_url)
     with eng.connect() as conn:
         from sqlalchemy import func, select
@@ -296,9 +297,11 @@ def test_admin_pages_and_logout(page_for, e2e_data):
         page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
     if e2e_data.data_dir:  # a real pipeline run: its Great Expectations Data Docs open from the run page
         page.goto(f"/admin/ejecuciones/{e2e_data.current_run}")
-        page.click("#enlace-data-docs")
+        # The validation result page itself (GX's index lists pages with JavaScript, not loaded offline).
+        page.click("#enlaces-validacion a[data-suite=caoskol_raw]")
         page.wait_for_load_state("load")
-        assert "/data-docs/" in page.url
+        assert "/data-docs/validations/caoskol_raw/" in page.url
+        assert "Expectation Validation Result" in page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "admin-data-docs.png"), full_page=True)
         page.problems.clear()  # GX's own page asks for its CDN assets; the sandboxing CSP refuses them
     # Create a student through the form; the temporary password is shown once.

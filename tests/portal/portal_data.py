@@ -47,18 +47,22 @@ ADMIN_ID = 9001
 NO_GRADE_STUDENT_ID = 9101
 NO_SCIENCE_STUDENT_ID = 9102
 MUST_CHANGE_ID = 9103  # keeps debe_cambiar_clave = 1
+QUARANTINED_STUDENT_ID = 9104  # science out of range: every run quarantines the row ("en revisión")
+QUARANTINED_SCORE = 107
 
 EXTRA_STUDENTS = [
     # (id, nombre, grado, premios, programa, matematicas, ingles, ciencias)
     (NO_GRADE_STUDENT_ID, "Zoë Sin Grado", None, 1, 0, 70, 71, 72),
     (NO_SCIENCE_STUDENT_ID, "Ñandú Peña Muñoz", 7, 0, 1, 64, 58, None),
     (MUST_CHANGE_ID, "Débora Cambio", 8, 2, 3, 80, 81, 82),
+    (QUARANTINED_STUDENT_ID, "Rafael Revisión", 8, 1, 3, 68, 57, QUARANTINED_SCORE),
 ]
 EXTRA_USERS = [
     (ADMIN_ID, "Ana Administradora", "administrador"),
     (NO_GRADE_STUDENT_ID, "Zoë Sin Grado", "estudiante"),
     (NO_SCIENCE_STUDENT_ID, "Ñandú Peña Muñoz", "estudiante"),
     (MUST_CHANGE_ID, "Débora Cambio", "estudiante"),
+    (QUARANTINED_STUDENT_ID, "Rafael Revisión", "estudiante"),
 ]
 
 
@@ -241,6 +245,11 @@ def build_handmade(colegio_url: str, reportes_url: str, seed_dir: Path) -> Porta
     _load_colegio_directly(colegio_url, seed_dir)
     _add_test_accounts(colegio_url)
     df = _colegio_frame(colegio_url)
+    # What the cleaning step would quarantine (the out-of-range science score) stays out of
+    # the report, as in a real run.
+    out_of_range = df["id"] == QUARANTINED_STUDENT_ID
+    quarantined_row = df[out_of_range].iloc[0]
+    df = df[~out_of_range].reset_index(drop=True)
     prev = df.copy()
     for m in schema.SUBJECTS:  # an older export: a little lower, to draw a trend
         prev[m] = (prev[m] - 3).clip(lower=0)
@@ -251,9 +260,13 @@ def build_handmade(colegio_url: str, reportes_url: str, seed_dir: Path) -> Porta
         {"id_origen": "9999", "motivo": "matematicas fuera de rango (0..100)",
          "datos": {"id": 9999, "nombre": "Fila Defectuosa", "grado": 9, "matematicas": 130}},
         {"id_origen": None, "motivo": "id ausente", "datos": {"nombre": "Sin Id", "grado": 6}},
+        {"id_origen": str(QUARANTINED_STUDENT_ID),
+         "motivo": f"puntaje fuera de rango {schema.SCORE_MIN}-{schema.SCORE_MAX}: ciencias={QUARANTINED_SCORE}",
+         "datos": {"id": QUARANTINED_STUDENT_ID, "nombre": quarantined_row["nombre"], "grado": 8,
+                   "ciencias": QUARANTINED_SCORE}},
     ]
     publish_handmade(reportes_url, current, day + timedelta(days=1), compute_report(df), cuarentena=quarantine, extra={
-        "filas_leidas": len(df) + 2, "filas_limpias": len(df), "filas_cuarentena": 2,
+        "filas_leidas": len(df) + 3, "filas_limpias": len(df), "filas_cuarentena": 3,
         "validacion_cruda_ok": False, "validacion_limpia_ok": True,
         "validacion_detalle": {"cruda": {"success": False}, "limpia": {"success": True}},
         "tiempos_tareas": {"extract": 1.2, "clean": 0.8, "publish": 0.5},

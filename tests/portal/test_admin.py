@@ -224,3 +224,64 @@ def test_validation_detail_never_carries_program_values():
 def test_run_page_shows_validation_results(clients, portal_db):
     page = clients["administrador"].get(f"/admin/ejecuciones/{portal_db.current_run}").get_data(as_text=True)
     assert 'id="validacion"' in page
+
+
+def _validated_run(run_dir):
+    """A small snapshot validated for real (both suites): GX writes the Data Docs."""
+    import pandas as pd
+
+    from caoskol import validation
+
+    n = 12
+    clean = pd.DataFrame({
+        "id": pd.array(range(1, n + 1), dtype="Int64"),
+        "nombre": pd.array([f"Estudiante {i} Muñoz" for i in range(n)], dtype="string"),
+        "grado": pd.array([6 + i % 7 for i in range(n)], dtype="Int64"),
+        "premios": pd.array([i % 3 for i in range(n)], dtype="Int64"),
+        "programa": pd.array([sorted(schema.PROGRAMS)[i % len(schema.PROGRAMS)] for i in range(n)], dtype="Int64"),
+        **{m: pd.array([40 + (i * (k + 3)) % 60 for i in range(n)], dtype="Int64") for k, m in enumerate(schema.SUBJECTS)},
+    })
+    raw = clean.assign(rol=pd.array(["estudiante"] * n, dtype="string"))
+    for kind, df in (("raw", raw), ("clean", clean)):
+        (run_dir / kind).mkdir(parents=True)
+        df.to_parquet(run_dir / kind / "part-00000.parquet", index=False)
+    validation.validate_raw(run_dir)
+    summary = validation.validate_clean(run_dir)
+    return summary["docs_index"]
+
+
+def test_pipeline_page_links_each_validation_result_page(clients, portal_db, tmp_path, monkeypatch):
+    """GX's index lists its pages with JavaScript, which offline Data Docs do not load: the
+    admin page links the raw and clean suites' result pages themselves, and they hold rows."""
+    monkeypatch.setenv("CAOSKOL_DATA_DIR", str(tmp_path))
+    docs_index = _validated_run(tmp_path / "runs" / "vd_run")
+    eng = db.engine(portal_db.reportes_url)
+    with eng.begin() as conn:
+        conn.execute(delete(schema.ejecuciones).where(schema.ejecuciones.c.run_id == "vd_run"))
+        conn.execute(insert(schema.ejecuciones).values(
+            run_id="vd_run", fecha_logica=datetime(2020, 1, 3), estado="exitosa", data_docs=docs_index))
+    try:
+        admin = clients["administrador"]
+        html = admin.get("/admin/ejecuciones/vd_run").get_data(as_text=True)
+        links = dict(re.findall(r'<a href="(/admin/ejecuciones/vd_run/data-docs/validations/[^"]+)" data-suite="[^"]+">([^<]+)</a>', html))
+        by_label = {label: url for url, label in links.items()}
+        assert set(by_label) == {"Resultados de validación: datos crudos", "Resultados de validación: datos limpios"}
+        for label, suite in (("datos crudos", "caoskol_raw"), ("datos limpios", "caoskol_clean")):
+            url = by_label[f"Resultados de validación: {label}"]
+            assert f"/validations/{suite}/" in url
+            r = admin.get(url)
+            assert r.status_code == 200 and r.headers["Content-Security-Policy"].startswith("sandbox")
+            page = r.get_data(as_text=True)
+            # The result page itself (not the JS-driven index): it names the suite and has one
+            # table row per expectation, rendered without JavaScript.
+            text = re.sub(r"\s+", " ", visible_text(page))
+            assert "Expectation Validation Result" in text and f"Expectation Suite: {suite}" in text
+            assert "Evaluated Expectations" in text and "values must never be null" in text
+            assert page.count("<tr") >= 10  # the expectation rows, in the HTML itself
+        # The runs table links them too.
+        table = admin.get("/admin/ejecuciones").get_data(as_text=True)
+        assert all(url in table for url in links)
+    finally:
+        with eng.begin() as conn:
+            conn.execute(delete(schema.ejecuciones).where(schema.ejecuciones.c.run_id == "vd_run"))
+        eng.dispose()

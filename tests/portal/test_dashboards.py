@@ -288,7 +288,7 @@ def test_csv_export(clients, portal_db):
     assert "attachment" in r.headers["Content-Disposition"]
     text = r.get_data().decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0].keys()) == list(schema.PUBLIC_STUDENT_COLUMNS)
+    assert list(rows[0].keys()) == list(schema.PUBLIC_STUDENT_COLUMNS) + ["en_revision", "motivo_revision"]
     assert len(rows) == colegio_count(portal_db)
     by_id = {int(r["id"]): r for r in rows}
     assert by_id[STUDENT_ID]["nombre"] == "Mario Muñoz"
@@ -303,6 +303,18 @@ def test_csv_cells_cannot_become_formulas():
 
     assert csv_safe("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
     assert csv_safe("+1") == "'+1" and csv_safe("Muñoz") == "Muñoz" and csv_safe(None) == "" and csv_safe(7) == 7
+
+
+def test_numbers_that_round_to_zero_show_no_minus_sign(app):
+    from decimal import Decimal
+
+    from caoskol_portal.views import fmt_num, fmt_r
+
+    assert fmt_r(-0.004) == "0,00" and fmt_r(-0.0) == "0,00" and fmt_r(0.004) == "0,00"
+    assert fmt_r(-0.005001) == "-0,01" and fmt_r(-0.35) == "-0,35" and fmt_r(0.456) == "0,46" and fmt_r(None) == "no definido"
+    assert fmt_num(-0.04) == "0,0" and fmt_num(Decimal("-0.004"), 2) == "0,00" and fmt_num(-1.25, 1) == "-1,2"
+    # As the dashboard's correlation table renders it.
+    assert app.jinja_env.from_string("{{ v|r }}").render(v=-0.004) == "0,00"
 
 
 # --- administrator -------------------------------------------------------------------------

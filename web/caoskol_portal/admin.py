@@ -92,6 +92,39 @@ def docs_directory(ejecucion: dict[str, Any] | None) -> tuple[Path, str] | None:
     return index.parent, index.name
 
 
+# GX writes one result page per validation under ``validations/<suite>/...``. The index page
+# lists them with JavaScript, which the offline Data Docs no longer load (caoskol.datadocs),
+# so the portal links the result pages themselves.
+VALIDATION_SUITES = {"caoskol_raw": "datos crudos", "caoskol_clean": "datos limpios"}
+
+
+def validation_pages(ejecucion: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The run's validation result pages, one per suite (the newest), as paths relative to
+    the Data Docs folder (served by ``data_docs``); raw suite first, then clean, then others."""
+    found = docs_directory(ejecucion)
+    if found is None:
+        return []
+    folder = found[0]
+    base = folder / "validations"
+    if not base.is_dir():
+        return []
+    suites = sorted((p.name for p in base.iterdir() if p.is_dir()),
+                    key=lambda n: (list(VALIDATION_SUITES).index(n) if n in VALIDATION_SUITES else len(VALIDATION_SUITES), n))
+    out = []
+    for suite in suites:
+        pages = []
+        for page in (base / suite).rglob("*.html"):
+            try:
+                rel = page.resolve().relative_to(folder)
+            except (ValueError, OSError):
+                continue  # a link out of the docs folder is never offered
+            pages.append((page.stat().st_mtime, rel.as_posix()))
+        if pages:
+            etiqueta = VALIDATION_SUITES.get(suite, suite)
+            out.append({"suite": suite, "etiqueta": f"Resultados de validación: {etiqueta}", "archivo": max(pages)[1]})
+    return out
+
+
 def create_account(user_id: int | None, nombre: str, rol: str, grado: int | None) -> tuple[int, str]:
     """Create an account (and a student's results record); (id, temporary password)."""
     if rol not in schema.ROLES:
@@ -233,6 +266,7 @@ def ejecuciones():
     rows = store().ejecuciones(limit=30)
     for r in rows:
         r["docs"] = docs_directory(r) is not None
+        r["validaciones"] = validation_pages(r) if r["docs"] else []
     return render_template("admin/ejecuciones.html", rows=rows, state=report_state(), airflow=airflow_links())
 
 
@@ -244,7 +278,8 @@ def ejecucion(run_id: str):
         abort(404)
     row["validacion_detalle"] = sanitize_validation(row.get("validacion_detalle"))
     return render_template(
-        "admin/ejecucion.html", e=row, docs=docs_directory(row) is not None, motivos=store().cuarentena_por_motivo(run_id),
+        "admin/ejecucion.html", e=row, docs=docs_directory(row) is not None, validaciones=validation_pages(row),
+        motivos=store().cuarentena_por_motivo(run_id),
         airflow=airflow_links(run_id), state=report_state(),
     )
 

@@ -177,14 +177,23 @@ def resultados():
     rows, total = store().students(grado=grado, orden=orden if orden in schema.PUBLIC_STUDENT_COLUMNS else "id",
                                    direccion="desc" if request.args.get("dir") == "desc" else "asc",
                                    limit=por_pagina, offset=(pagina - 1) * por_pagina)
-    return jsonify(total=total, pagina=pagina, por_pagina=por_pagina, resultados=rows)
+    state = report_state()
+    return jsonify(total=total, pagina=pagina, por_pagina=por_pagina, resultados=rows,
+                   en_revision=revision_json(state, rows), en_revision_total=reports().en_revision_total(state, grado))
+
+
+def revision_json(state, rows) -> dict[str, str]:
+    """{id (text): reason} for the rows the current run quarantined (not in the report)."""
+    return {str(k): v for k, v in sorted(reports().en_revision(state, [r["id"] for r in rows]).items())}
 
 
 @bp.get("/resultados/grado/<int:grado>")
 @roles(*STAFF)
 def resultados_grado(grado: int):
     rows, total = store().students(grado=grado, limit=None)
-    return jsonify(grado=grado, total=total, resultados=rows)
+    state = report_state()
+    return jsonify(grado=grado, total=total, resultados=rows, en_revision=revision_json(state, rows),
+                   en_revision_total=reports().en_revision_total(state, grado))
 
 
 @bp.get("/resultados/<int:sid>")
@@ -198,7 +207,7 @@ def resultado(sid: int):
     state = report_state()
     vista = reports().student_view(state, row)
     return jsonify(resultado=row, comparacion={"grado": vista["materias"], "premios": vista["premios"]},
-                   reporte=run_json(state))
+                   en_revision=vista["en_revision"], reporte=run_json(state))
 
 
 SCORE_FIELDS = {"matematicas", "ingles", "ciencias"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
 from markupsafe import Markup
@@ -88,10 +88,17 @@ def estudiantes():
         limit=args["por_pagina"], offset=(args["pagina"] - 1) * args["por_pagina"],
     )
     paginas = max(1, -(-total // args["por_pagina"]))
+    state = report_state()
+    # Rows the current run quarantined are not in the report: flagged, and counted so the
+    # table's total reconciles with the report's n (one query for the page's ids).
+    revision = reports().en_revision(state, [r["id"] for r in rows])
+    for r in rows:
+        r["en_revision"] = revision.get(r["id"])
+    en_revision_total = reports().en_revision_total(state, args["grado"], args["sin_grado"])
     return render_template(
         "profesor/estudiantes.html", rows=rows, total=total, paginas=paginas, args=args,
         columnas=[(c, COLUMN_LABELS[c]) for c in schema.PUBLIC_STUDENT_COLUMNS], tamanos=PAGE_SIZES,
-        grados=schema.GRADES, state=report_state(),
+        grados=schema.GRADES, state=state, en_revision_total=en_revision_total,
     )
 
 
@@ -102,18 +109,37 @@ def csv_safe(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+CSV_REVISION_COLUMNS = ("en_revision", "motivo_revision")
+CSV_BATCH = 500
+
+
+def csv_lines(rows: Iterator[dict[str, Any]],
+              en_revision: Callable[[list[int]], dict[int, str]] | None = None) -> Iterator[str]:
+    """The CSV, streamed in batches; ``en_revision`` maps a batch's ids to the reasons the
+    current run quarantined them (one query per batch), filling the two last columns."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     yield "\ufeff"  # BOM: spreadsheets then read the UTF-8 names (Muñoz) correctly
-    writer.writerow(schema.PUBLIC_STUDENT_COLUMNS)
-    for i, row in enumerate(rows, 1):
-        writer.writerow([csv_safe(row[c]) for c in schema.PUBLIC_STUDENT_COLUMNS])
-        if i % 500 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+    writer.writerow(schema.PUBLIC_STUDENT_COLUMNS + CSV_REVISION_COLUMNS)
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> str:
+        revision = en_revision([r["id"] for r in batch]) if en_revision else {}
+        for row in batch:
+            motivo = revision.get(row["id"])
+            writer.writerow([csv_safe(row[c]) for c in schema.PUBLIC_STUDENT_COLUMNS]
+                            + ["sí" if motivo is not None else "no", csv_safe(motivo)])
+        batch.clear()
+        out = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return out
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CSV_BATCH:
+            yield flush()
+    yield flush()
 
 
 @bp.get("/estudiantes.csv")
@@ -123,9 +149,15 @@ def estudiantes_csv():
     store = current_app.extensions["caoskol_store"]
     rows = store.iter_students(grado=args["grado"], sin_grado=args["sin_grado"], orden=args["orden"],
                                direccion=args["direccion"])
+    state = report_state()
+    run_id = state.run_id
+
+    def en_revision(ids: list[int]) -> dict[int, str]:  # not cached: an export is read once
+        return store.cuarentena_de(run_id, ids) if run_id else {}
+
     name = "estudiantes" + (f"_grado{args['grado']}" if args["grado"] else "") + ".csv"
     return Response(
-        stream_with_context(csv_lines(rows)),
+        stream_with_context(csv_lines(rows, en_revision)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

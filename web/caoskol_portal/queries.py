@@ -348,6 +348,55 @@ class Store:
             total = conn.execute(count).scalar_one()
         return rows, total
 
+    def cuarentena_de(self, run_id: str, ids: list[int]) -> dict[int, str]:
+        """The reason each of these students' rows was quarantined by the run (absent: not
+        quarantined). One query, bounded by the ids asked (a page, one student), never the
+        run's whole quarantine."""
+        t = schema.cuarentena
+        keys = sorted({str(int(i)) for i in ids if i is not None})
+        if not keys:
+            return {}
+        stmt = (
+            select(t.c.id_origen, t.c.motivo)
+            .where(t.c.run_id == run_id, t.c.id_origen.in_(keys))
+            .order_by(t.c.pk)
+        )
+        out: dict[int, list[str]] = {}
+        with self.reportes_lectura.connect() as conn:
+            for r in conn.execute(stmt).mappings():
+                out.setdefault(int(r["id_origen"]), []).append(r["motivo"])
+        return {sid: public_reason("; ".join(reasons)) for sid, reasons in out.items()}
+
+    def en_revision_por_grado(self, run_id: str, chunk: int = 5000) -> dict[int | None, int]:
+        """How many students in ``colegio.notas`` the run quarantined, per grade (None: no grade).
+
+        Reads the run's quarantined ids in chunks (memory bounded by ``chunk``) and counts the
+        matching live rows per grade; meant to run once per run version (the caller caches it).
+        """
+        t = schema.cuarentena
+        stmt = select(t.c.id_origen).where(t.c.run_id == run_id, t.c.id_origen.is_not(None)).distinct()
+        counts: dict[int | None, int] = {}
+
+        def add(batch: list[int]) -> None:
+            count = select(N.c.grado, func.count()).where(N.c.id.in_(batch)).group_by(N.c.grado)
+            with self.colegio_lectura.connect() as conn:
+                for grado, n in conn.execute(count):
+                    counts[grado] = counts.get(grado, 0) + int(n)
+
+        with self.reportes_lectura.connect() as conn:
+            result = conn.execution_options(stream_results=True, max_row_buffer=chunk).execute(stmt)
+            batch: list[int] = []
+            for (origen,) in result:
+                text_id = str(origen).strip()
+                if text_id.isdigit():
+                    batch.append(int(text_id))
+                if len(batch) >= chunk:
+                    add(batch)
+                    batch = []
+            if batch:
+                add(batch)
+        return counts
+
     def cuarentena_por_motivo(self, run_id: str) -> list[dict[str, Any]]:
         t = schema.cuarentena
         stmt = (
@@ -387,6 +436,25 @@ class Store:
         )
         with self.reportes_lectura.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+REASON_SEPARATOR = "; "  # as caoskol.cleaning joins a row's reasons
+WITHHELD_REASON = "datos que no cumplen las reglas de calidad (el detalle lo tiene la administración del colegio)"
+
+
+def public_reason(motivo: str) -> str:
+    """A quarantine reason as students and teachers may read it.
+
+    The cleaning step never writes a confidential *value* into a reason, but a reason about
+    a confidential column ("programa desconocido") still says something about it: such parts
+    are left out here (the administrator's quarantine page shows the full text).
+    """
+    parts = [p.strip() for p in str(motivo).split(REASON_SEPARATOR) if p.strip()]
+    shown = [p for p in dict.fromkeys(parts)
+             if not any(col in p.lower() for col in schema.CONFIDENTIAL_COLUMNS)]
+    if len(shown) < len(dict.fromkeys(parts)):
+        shown.append(WITHHELD_REASON)
+    return REASON_SEPARATOR.join(shown) if shown else WITHHELD_REASON
 
 
 def as_datetime(value: Any) -> datetime | None:

@@ -142,6 +142,10 @@ class Reports:
         self.state_ttl = state_ttl
         self._state: tuple[float, ReportState] | None = None
         self._state_lock = threading.Lock()
+        # Per-student "en revisión" lookups (one student, one page of the table), keyed by run
+        # version like the report data but kept apart so that many students' entries never
+        # push the shared report pieces out.
+        self.revision_cache = ReportCache(max(1024, cache.maxsize * 4))
 
     def state(self) -> ReportState:
         if self.state_ttl > 0:
@@ -205,6 +209,38 @@ class Reports:
             return out
 
         return self._cached(state, "histogramas", compute)
+
+    # --- rows the current run quarantined ("en revisión") ----------------------------
+
+    def en_revision(self, state: ReportState, ids: list[int]) -> dict[int, str]:
+        """{student id: reason} for those of ``ids`` that the current run quarantined.
+
+        Such a row is not in the published report (its values failed the checks), so it is
+        shown flagged and never compared with the report. One query per page or student,
+        cached per run version.
+        """
+        if not state.publicado:
+            return {}
+        key = tuple(sorted({int(i) for i in ids if i is not None}))
+        if not key:
+            return {}
+        return self.revision_cache.get_or_compute(
+            (state.version, "en_revision", key), lambda: self.store.cuarentena_de(state.run_id, list(key))
+        )
+
+    def en_revision_por_grado(self, state: ReportState) -> dict[int | None, int]:
+        """How many students of the table the current run quarantined, per grade (cached)."""
+        if not state.publicado:
+            return {}
+        return self._cached(state, "en_revision_por_grado", lambda: self.store.en_revision_por_grado(state.run_id))
+
+    def en_revision_total(self, state: ReportState, grado: int | None = None, sin_grado: bool = False) -> int:
+        counts = self.en_revision_por_grado(state)
+        if sin_grado:
+            return counts.get(None, 0)
+        if grado is not None:
+            return counts.get(grado, 0)
+        return sum(counts.values())
 
     # --- teacher / admin dashboard ---------------------------------------------------
 
@@ -295,8 +331,16 @@ class Reports:
         return round(100.0 * (below + 0.5 * equal) / total, 1)
 
     def student_view(self, state: ReportState, student: dict[str, Any]) -> dict[str, Any]:
+        """A student's values next to their grade's published numbers.
+
+        If the current run quarantined the student's row ("en revisión"), the values are
+        shown as recorded but without comparison: no grade average, no percentile (the row is
+        not in the report, and a percentile of an out-of-range value means nothing).
+        """
         grado = student.get("grado")
-        t = self.tables(state) if state.publicado else {"stats": {}}
+        motivo = self.en_revision(state, [student["id"]]).get(student["id"]) if student.get("id") is not None else None
+        comparar = motivo is None
+        t = self.tables(state) if state.publicado and comparar else {"stats": {}}
         materias = []
         for m in schema.SUBJECTS:
             s = t["stats"].get(("grado", grado, m)) if grado is not None else None
@@ -306,7 +350,7 @@ class Reports:
                 "puntaje": student.get(m),
                 "media_grado": s["media"] if s else None,
                 "n_grado": s["n"] if s else None,
-                "percentil": self.percentile(state, grado, m, student.get(m)),
+                "percentil": self.percentile(state, grado, m, student.get(m)) if comparar else None,
             })
         sp = t["stats"].get(("grado", grado, "premios")) if grado is not None else None
         return {
@@ -314,6 +358,7 @@ class Reports:
             "grado_etiqueta": grade_label(grado),
             "materias": materias,
             "premios": {"cantidad": student.get("premios"), "media_grado": sp["media"] if sp else None},
+            "en_revision": {"motivo": motivo} if motivo is not None else None,
         }
 
     # --- administrator ----------------------------------------------------------------

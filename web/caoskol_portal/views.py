@@ -42,16 +42,24 @@ def report_state() -> ReportState:
     return g.report_state
 
 
+def _decimal(value: Any, digits: int) -> str:
+    """Fixed decimals with a comma; a value that rounds to zero is "0,00", never "-0,00"."""
+    x = round(float(value), digits)
+    if x == 0:
+        x = 0.0  # -0.0 == 0: drop the sign of a negative zero
+    return f"{x:.{digits}f}".replace(".", ",")
+
+
 def fmt_num(value: Any, digits: int = 1) -> str:
     if value is None:
         return "sin dato"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.{digits}f}".replace(".", ",")
+    return _decimal(value, digits)
 
 
 def fmt_r(value: Any) -> str:
-    return "no definido" if value is None else f"{value:.2f}".replace(".", ",")
+    return "no definido" if value is None else _decimal(value, 2)
 
 
 def error_response(code: int, message: str | None = None, error: str | None = None):

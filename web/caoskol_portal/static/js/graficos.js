@@ -21,7 +21,10 @@
   }
 
   function fmt(v, dec) {
-    return v === null || v === undefined ? "sin dato" : Number(v).toFixed(dec).replace(".", ",");
+    if (v === null || v === undefined) { return "sin dato"; }
+    var s = Number(v).toFixed(dec);
+    if (Number(s) === 0) { s = (0).toFixed(dec); }  // -0.004 shows "0,00", not "-0,00"
+    return s.replace(".", ",");
   }
 
   var t = leer("datos-tablero");
