@@ -191,7 +191,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from caoskol import summary
 
     info = summary.run_summary(db.engine(db.reportes_url()))
-    accounts = summary.demo_accounts(Path(args.credentials)) if args.credentials and Path(args.credentials).exists() else []
+    accounts = []
+    if args.credentials and Path(args.credentials).exists():
+        accounts = summary.demo_accounts(Path(args.credentials), db.engine(db.colegio_url()))
     airflow_pw = None
     if args.airflow_passwords and Path(args.airflow_passwords).exists():
         airflow_pw = json.loads(Path(args.airflow_passwords).read_text()).get("admin")

@@ -81,7 +81,7 @@ def publish_run(engine: Engine, run_id: str, logical_date: datetime, run_dir: Pa
         "cruda": runs.read_meta(run_dir, "validate_raw"),
         "limpia": runs.read_meta(run_dir, "validate_clean"),
     }
-    started = runs.read_meta(run_dir, "timings").get("extract", {}).get("start")
+    started = runs.timings(run_dir).get("extract", {}).get("start")
     by_name = {t.name: t for t in schema.REPORT_TABLES}
     e = schema.ejecuciones
     with engine.begin() as conn:

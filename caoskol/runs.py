@@ -8,6 +8,7 @@ gathers them into one `ejecuciones` row in the same transaction as the report.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,10 +28,7 @@ def meta_dir(run_dir: Path) -> Path:
 
 
 def write_meta(run_dir: Path, name: str, data: dict[str, Any]) -> None:
-    path = meta_dir(run_dir) / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, default=str, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    _write_json(meta_dir(run_dir) / f"{name}.json", data)
 
 
 def read_meta(run_dir: Path, name: str) -> dict[str, Any]:
@@ -40,23 +38,40 @@ def read_meta(run_dir: Path, name: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _timing_path(run_dir: Path, task_id: str) -> Path:
+    # One file per task: tasks run in parallel (the two Spark jobs), and a shared file
+    # rewritten by each would lose or mangle the other's entry.
+    d = meta_dir(run_dir) / "timings"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{task_id}.json"
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
 def record_task_start(run_dir: Path, task_id: str) -> None:
-    timings = read_meta(run_dir, "timings")
-    timings[task_id] = {"start": time.time()}
-    write_meta(run_dir, "timings", timings)
+    _write_json(_timing_path(run_dir, task_id), {"start": time.time()})
 
 
 def record_task_end(run_dir: Path, task_id: str) -> None:
-    timings = read_meta(run_dir, "timings")
-    entry = timings.setdefault(task_id, {})
+    path = _timing_path(run_dir, task_id)
+    entry = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     entry["end"] = time.time()
     if "start" in entry:
         entry["seconds"] = round(entry["end"] - entry["start"], 3)
-    write_meta(run_dir, "timings", timings)
+    _write_json(path, entry)
+
+
+def timings(run_dir: Path) -> dict[str, dict[str, float]]:
+    d = meta_dir(run_dir) / "timings"
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(d.glob("*.json"))} if d.exists() else {}
 
 
 def task_seconds(run_dir: Path) -> dict[str, float]:
-    return {k: v["seconds"] for k, v in read_meta(run_dir, "timings").items() if "seconds" in v}
+    return {k: v["seconds"] for k, v in timings(run_dir).items() if "seconds" in v}
 
 
 def _utc(ts: float | None) -> datetime | None:

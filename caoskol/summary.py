@@ -30,14 +30,26 @@ def run_summary(engine: Engine) -> dict:
             "means": means, "grades": [(r.grado, r.n) for r in grades]}
 
 
-def demo_accounts(users_csv: Path) -> list[tuple[str, str, str]]:
-    """(role, id, password) of one account per role from a generated users file."""
-    picked: dict[str, tuple[str, str, str]] = {}
+def demo_accounts(users_csv: Path, colegio: Engine) -> list[tuple[str, str, str, bool]]:
+    """(role, id, password, usable) of one account per role from a generated users file.
+
+    ``usable``: the database still holds that password. The loader never overwrites an
+    existing account's password, so on a database that had the accounts already (or after
+    a first login changed it) the file's password is no longer the account's.
+    """
+    from werkzeug.security import check_password_hash
+
+    picked: dict[str, tuple[str, str]] = {}
     with open(users_csv, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
-            role = row["rol"].strip().lower()
-            picked.setdefault(role, (role, row["id"], row["clave"]))
-    return list(picked.values())
+            picked.setdefault(row["rol"].strip().lower(), (row["id"], row["clave"]))
+    u = schema.usuarios
+    out = []
+    with colegio.connect() as conn:
+        for role, (uid, pw) in picked.items():
+            stored = conn.execute(select(u.c.clave_hash).where(u.c.id == int(uid))).scalar()
+            out.append((role, uid, pw, bool(stored) and check_password_hash(stored, pw)))
+    return out
 
 
 def format_summary(info: dict, airflow_url: str, portal_url: str, accounts, airflow_password: str | None) -> str:
@@ -67,6 +79,12 @@ def format_summary(info: dict, airflow_url: str, portal_url: str, accounts, airf
         out.append("Aún no hay reporte publicado.")
     out.append(f"Airflow (DAG caoskol_nightly): {airflow_url}" + (f"  usuario admin, clave {airflow_password}" if airflow_password else ""))
     out.append(f"Portal: {portal_url}")
-    for role, uid, pw in accounts:
-        out.append(f"  cuenta de demostración {role}: id {uid}, clave {pw} (pedirá cambiarla al entrar)")
+    for role, uid, pw, usable in accounts:
+        if usable:
+            out.append(f"  cuenta de demostración {role}: id {uid}, clave {pw} (pedirá cambiarla al entrar)")
+        else:
+            out.append(
+                f"  cuenta de demostración {role}: id {uid}: su clave ya no es la generada (fue cambiada o la "
+                f"cuenta existía antes); restablézcala con: caoskol create-user --id {uid} --nombre ... --rol {role} --replace"
+            )
     return "\n".join(out)
