@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -95,30 +95,32 @@ def apply_policy(
         duplicate_ids = find_duplicate_ids(df["id"])
     dup = np.asarray(list(duplicate_ids) if not isinstance(duplicate_ids, np.ndarray) else duplicate_ids)
 
-    reasons: list[pd.Series] = []  # one per rule: the reason where it applies, NA elsewhere
+    # One (mask, reason) per rule, in policy order. A reason that quotes the value is a
+    # function of the rows it applies to: its text is built for those rows only, so the
+    # cost is boolean masks over the batch plus string work on the (few) quarantined rows.
+    rules: list[tuple[np.ndarray, str | Callable[[np.ndarray], pd.Series]]] = []
 
-    def rule(mask: pd.Series, text: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool)
-        if isinstance(text, str):
-            reasons.append(pd.Series(pd.NA, index=df.index, dtype="string").mask(mask, text))
-        else:
-            reasons.append(text.astype("string").where(mask, pd.NA))
+    def rule(mask: pd.Series, text: str | Callable[[np.ndarray], pd.Series]) -> None:
+        rules.append((mask.fillna(False).astype(bool).to_numpy(), text))
+
+    def quoting(prefix: str, values: pd.Series) -> Callable[[np.ndarray], pd.Series]:
+        return lambda positions: prefix + values.iloc[positions].astype("string")
 
     ident = df["id"]
     rule(ident.isna(), REASON_ID_MISSING)
     rule(ident.isin(dup) if len(dup) else pd.Series(False, index=df.index), REASON_ID_DUPLICATE)
 
     role = df["rol"].str.strip().str.lower()
-    rule(role.notna() & (role != STUDENT_ROLE), f"{REASON_NOT_STUDENT}: rol " + role)
+    rule(role.notna() & (role != STUDENT_ROLE), quoting(f"{REASON_NOT_STUDENT}: rol ", role))
 
     grade = df["grado"]
-    rule(grade.notna() & ((grade < GRADE_MIN) | (grade > GRADE_MAX)), f"{REASON_GRADE}: " + grade.astype("string"))
+    rule(grade.notna() & ((grade < GRADE_MIN) | (grade > GRADE_MAX)), quoting(f"{REASON_GRADE}: ", grade))
 
     for subject in schema.SUBJECTS:
         score = df[subject]
         rule(
             score.notna() & ((score < schema.SCORE_MIN) | (score > schema.SCORE_MAX)),
-            f"{REASON_SCORE}: {subject}=" + score.astype("string"),
+            quoting(f"{REASON_SCORE}: {subject}=", score),
         )
 
     awards = df["premios"]
@@ -127,15 +129,17 @@ def apply_policy(
     program = df["programa"]
     rule(program.notna() & ~program.isin(KNOWN_PROGRAMS), REASON_PROGRAM)
 
-    motivo = _join_reasons(reasons, df.index)
-    bad = motivo.notna().to_numpy()
+    bad = np.zeros(len(df), dtype=bool)
+    for mask, _ in rules:
+        bad |= mask
+    motivo = _join_reasons(rules, np.flatnonzero(bad), df.index)
 
     clean = df.loc[~bad, list(schema.NOTAS_COLUMNS)].reset_index(drop=True)
     quarantined = df.loc[bad]
     quarantine = pd.DataFrame(
         {
             "id_origen": quarantined["id"].astype("string"),
-            "motivo": motivo[bad],
+            "motivo": motivo,
             "datos": pd.Series(_row_json(quarantined), index=quarantined.index, dtype="string"),
         },
         columns=list(QUARANTINE_COLUMNS),
@@ -191,13 +195,18 @@ def _to_int64(col: pd.Series, name: str) -> pd.Series:
     return col.astype("Int64")
 
 
-def _join_reasons(reasons: list[pd.Series], index: pd.Index) -> pd.Series:
-    acc = pd.Series(pd.NA, index=index, dtype="string")
-    for r in reasons:
-        has = r.notna()
-        acc = acc.mask(has & acc.notna(), acc + REASON_SEPARATOR + r)
-        acc = acc.mask(has & acc.isna(), r)
-    return acc
+def _join_reasons(rules, bad_positions: np.ndarray, index: pd.Index) -> pd.Series:
+    """The reasons of each row at ``bad_positions``, in rule order, joined by ``"; "``."""
+    parts: list[list[str]] = [[] for _ in range(len(bad_positions))]
+    for mask, text in rules:
+        hit = mask[bad_positions]
+        if not hit.any():
+            continue
+        where = np.flatnonzero(hit)
+        texts = [text] * len(where) if isinstance(text, str) else text(bad_positions[where]).tolist()
+        for j, t in zip(where.tolist(), texts):
+            parts[j].append(t)
+    return pd.Series([REASON_SEPARATOR.join(p) for p in parts], index=index[bad_positions], dtype="string")
 
 
 def _row_json(rows: pd.DataFrame) -> list[str]:
@@ -314,7 +323,7 @@ def clean_run(run_dir: str | Path, batch_rows: int | None = None) -> dict:
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"no existe la carpeta cruda / no raw folder: {raw_dir}")
     parts = parquet_parts(raw_dir)
-    batch_rows = batch_rows or config.EXTRACT_CHUNK_ROWS
+    batch_rows = batch_rows or config.CLEAN_BATCH_ROWS
 
     ids = [arrow_to_pandas(pq.read_table(p, columns=["id"]))["id"] for p in parts]
     duplicate_ids = find_duplicate_ids(pd.concat(ids, ignore_index=True) if ids else pd.Series([], dtype="Int64"))

@@ -24,6 +24,9 @@ MIN_PROGRAM_GROUP = 10
 
 # Rows per chunk when streaming the source table to the snapshot: bounds memory.
 EXTRACT_CHUNK_ROWS = int(os.environ.get("CAOSKOL_EXTRACT_CHUNK_ROWS", "50000"))
+# Rows per batch through the cleaning policy (pandas): bounds the clean task's working set
+# (~300 bytes per row while a batch is processed) and amortises the per-batch overhead.
+CLEAN_BATCH_ROWS = int(os.environ.get("CAOSKOL_CLEAN_BATCH_ROWS", "500000"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
