@@ -9,7 +9,8 @@ What it does, all on loopback:
    report (the same builder as tests/portal, hand-made source: no Spark run needed), dropped
    at the end. ``--use-env`` benchmarks the databases named by CAOSKOL_COLEGIO_URL /
    CAOSKOL_REPORTES_URL instead, logging in as CAOSKOL_BENCH_ID / CAOSKOL_BENCH_CLAVE.
-2. Starts ``gunicorn 'caoskol_portal:create_app()'`` (``--workers``, sync workers) in
+2. Starts ``gunicorn 'caoskol_portal:create_app()'`` with the portal image's settings
+   (``docker/portal/gunicorn.conf.py``: gthread, 2 workers x 4 threads; flags override) in
    production mode, logs in as a teacher through the JSON API and keeps the session cookie.
 3. Runs ``wrk --latency`` against: ``/healthz`` (the trivial endpoint of the same app on
    the same server: the ceiling), the teacher dashboard ``/profesor/`` and the API
@@ -39,6 +40,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+GUNICORN_CONF = REPO / "docker" / "portal" / "gunicorn.conf.py"
+# One browser: the login and every measured request carry the same User-Agent. Flask-Login's
+# session protection ties a session to address + User-Agent; a mismatch (urllib's agent at
+# login, wrk's later) would mark the session non-fresh and re-sign the cookie on every
+# response, a cost no real browser pays more than once since it stores the new cookie.
+USER_AGENT = "caoskol-bench"
 GOALS = {"dashboard_rps": 1000.0, "dashboard_p99_ms": 100.0, "ratio_to_trivial": 0.60}
 
 
@@ -73,6 +80,7 @@ def parse_wrk(output: str) -> dict:
 
 def run_wrk(url: str, cookie: str | None, args) -> dict:
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "--timeout", "5s"]
+    cmd += ["-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         cmd += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
@@ -85,7 +93,7 @@ def login(base: str, user_id: str, password: str) -> str:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     req = urllib.request.Request(base + "/api/v1/sesion", data=json.dumps({"id": user_id, "clave": password}).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+                                 headers={"Content-Type": "application/json", "User-Agent": USER_AGENT}, method="POST")
     with opener.open(req, timeout=10) as r:
         assert r.status == 200
     cookie = next(c for c in jar if c.name == "caoskol_sesion")
@@ -129,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
-    ap.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2, help="gunicorn workers")
-    ap.add_argument("--gunicorn-threads", type=int, default=1,
-                    help="threads per worker (>1 = gthread workers, as scripts/services.sh runs them)")
+    # Defaults: the portal image's gunicorn settings (docker/portal/gunicorn.conf.py, which the
+    # server is started with): 2 gthread workers of 4 threads, keep-alive on.
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    ap.add_argument("--gunicorn-threads", type=int, default=4, help="threads per worker")
+    ap.add_argument("--worker-class", default="gthread", help="gunicorn --worker-class (gthread, sync)")
     ap.add_argument("--use-env", action="store_true", help="use CAOSKOL_*_URL and CAOSKOL_BENCH_ID/CLAVE")
     ap.add_argument("--out", default=str(REPO / "test-artifacts" / "bench" / "portal_wrk.json"))
     ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
@@ -162,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     log = open(out_path.with_suffix(".gunicorn.log"), "w")
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     proc = subprocess.Popen(
-        [gunicorn, "--workers", str(args.workers), "--threads", str(args.gunicorn_threads), "--bind", f"127.0.0.1:{port}",
-         "--backlog", "2048", "caoskol_portal:create_app()"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        [gunicorn, "--config", str(GUNICORN_CONF), "--workers", str(args.workers), "--threads", str(args.gunicorn_threads),
+         "--worker-class", args.worker_class, "--bind", f"127.0.0.1:{port}", "caoskol_portal:create_app()"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     results: dict = {}
     try:
         wait_ready(base, proc)
@@ -175,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for _name, (url, ck) in targets.items():  # warm up: caches, connection pools, templates
             for _ in range(20):
-                req = urllib.request.Request(url, headers={"Cookie": ck} if ck else {})
+                req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **({"Cookie": ck} if ck else {})})
                 with urllib.request.urlopen(req, timeout=5) as r:
                     assert r.status == 200, (url, r.status)
         for name, (url, ck) in targets.items():
@@ -199,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "zero errors": all(r["errors"] == 0 for r in results.values()),
         f"dashboard >= {GOALS['ratio_to_trivial']:.0%} of trivial": ratio >= GOALS["ratio_to_trivial"],
     }
-    kind = "sync" if args.gunicorn_threads == 1 else f"gthread x{args.gunicorn_threads}"
+    kind = args.worker_class + (f" x{args.gunicorn_threads} threads" if args.worker_class == "gthread" else "")
     print(f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, gunicorn --workers {args.workers} ({kind}), "
           f"{os.cpu_count()} cores\n")
     print(f"{'endpoint':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")

@@ -45,11 +45,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip uv >/dev/null
 say "installing Python dependencies (requirements.lock)"
-.venv/bin/uv pip install -q -p .venv/bin/python -r requirements.lock
+# Compiled now: this machine sets PYTHONDONTWRITEBYTECODE=1, so otherwise every Airflow
+# task and spark-submit recompiles its imports (GX alone: 10–13 s instead of 3 s).
+.venv/bin/uv pip install -q --compile-bytecode -p .venv/bin/python -r requirements.lock
 .venv/bin/uv pip install -q -p .venv/bin/python --no-deps -e .
 # The Spark provider depends on pyspark-client, which ships the same `pyspark` files at an
 # older version; reinstalling pyspark last makes the files on disk match spark-submit's jars.
-.venv/bin/uv pip install -q -p .venv/bin/python --reinstall --no-deps "$(grep '^pyspark==' requirements.lock)"
+.venv/bin/uv pip install -q --compile-bytecode -p .venv/bin/python --reinstall --no-deps "$(grep '^pyspark==' requirements.lock)"
 
 say "deployment checks (hadolint, shellcheck, check-jsonschema: PyPI wheels that carry their binaries)"
 .venv/bin/uv pip install -q -p .venv/bin/python -r tests/deploy/requirements.txt

@@ -19,6 +19,9 @@ def make_app(colegio_url: str, reportes_url: str, **overrides):
         "AIRFLOW_URL": "http://127.0.0.1:8080",
         "RATELIMIT_STORAGE_URI": "memory://",
         "REPORT_STATE_TTL": 0,  # tests change the pointer and expect to see it on the next request
+        # Tests change accounts behind the app's back (as another worker would) and expect the
+        # next request to see it; the default (1 s) has its own test in test_auth.py.
+        "SESSION_CHECK_TTL": 0,
         "TESTING": False,  # keep real error handling (no exception propagation)
         **overrides,
     }

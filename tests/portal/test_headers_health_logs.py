@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from portal_data import TEACHER_ID, TEST_PASSWORD
-from portal_helpers import login, make_app, session_cookie
+from portal_helpers import login, login_as, make_app, session_cookie
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 
@@ -149,3 +149,59 @@ def test_report_cache_is_keyed_by_run_version(app, portal_db):
     finally:
         store.estadisticas = original
     assert reports.cache.hits > 0
+
+
+def test_dashboard_page_cache_is_per_session_and_run(app, portal_db):
+    """The teacher dashboard is rendered once per session, run state and grade, then reused:
+    never shown to another account, re-rendered when the run moves, and a page with a
+    pending message is never cached."""
+    from datetime import datetime
+
+    from sqlalchemy import select, update
+
+    from caoskol import db, schema
+
+    pages = app.extensions["caoskol_reports"].page_cache
+    teacher, admin = app.test_client(), app.test_client()
+    login_as(teacher, portal_db, "profesor")
+    login_as(admin, portal_db, "administrador")
+    eng = db.engine(portal_db.colegio_url)
+    with eng.connect() as conn:
+        names = dict(conn.execute(select(schema.usuarios.c.id, schema.usuarios.c.nombre)).all())
+    eng.dispose()
+    teacher_name = names[portal_db.accounts["profesor"][0]]
+    admin_name = names[portal_db.accounts["administrador"][0]]
+
+    teacher.get("/profesor/")  # the first page after login creates the session's CSRF secret
+    first = teacher.get("/profesor/").get_data(as_text=True)
+    hits = pages.hits
+    again = teacher.get("/profesor/").get_data(as_text=True)
+    assert again == first and pages.hits == hits + 1  # served from the cache
+    seven = teacher.get("/profesor/?grado=7").get_data(as_text=True)
+    assert "grado 7°" in seven and seven != first  # the filter is part of the key
+
+    admin.get("/profesor/")
+    other = admin.get("/profesor/").get_data(as_text=True)
+    assert admin_name in other and teacher_name not in other  # never another session's page
+    assert teacher_name in first and admin_name not in first
+
+    # The logout form of the cached page still works: its CSRF token belongs to this session.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', again).group(1)
+    assert teacher.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert teacher.get("/profesor/").status_code == 302  # logged out, cache or not
+
+    # A re-publish changes the run version: the cached page is not served any more.
+    eng = db.engine(portal_db.reportes_url)
+    when = datetime(2031, 1, 1)
+    try:
+        with eng.begin() as conn:
+            conn.execute(update(schema.reporte_actual).where(schema.reporte_actual.c.id == 1)
+                         .values(publicado_en=when))
+        misses = pages.misses
+        assert admin.get("/profesor/").status_code == 200
+        assert pages.misses == misses + 1
+    finally:
+        with eng.begin() as conn:
+            conn.execute(update(schema.reporte_actual).where(schema.reporte_actual.c.id == 1)
+                         .values(publicado_en=datetime.utcnow()))
+        eng.dispose()

@@ -15,7 +15,6 @@ import uuid
 from datetime import datetime, timezone
 
 from flask import Flask, g, request
-from flask_login import current_user
 
 ACCESS_LOGGER = "caoskol_portal.access"
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -71,11 +70,11 @@ def setup_logging(app: Flask) -> None:
             return response
         user = None
         rol = None
-        try:
-            if current_user and current_user.is_authenticated:
-                user, rol = current_user.id, current_user.rol
-        except Exception:  # noqa: BLE001 - logging must never break a response
-            pass
+        # Only the user this request already loaded: asking `current_user` here would load
+        # (and check against the database) the session of every public request too.
+        loaded = g.get("_login_user")
+        if loaded is not None and loaded.is_authenticated:
+            user, rol = loaded.id, loaded.rol
         access_log.info(
             "acceso",
             extra={

@@ -10,7 +10,8 @@ import csv
 import io
 from typing import Any, Callable, Iterator
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import Blueprint, Response, current_app, render_template, request, session, stream_with_context
+from flask_login import current_user
 from markupsafe import Markup
 
 from caoskol import schema
@@ -73,9 +74,25 @@ def inicio():
     # The report part of the page is the same for every teacher: rendered once per run
     # version (and latest run, for the trend) and grade, then reused.
     key = (state.version, "html_tablero", state.ultima_run_id, state.ultima_estado, grado, charts)
-    contenido = reports().cache.get_or_compute(key, fragment)
-    return render_template("profesor/inicio.html", state=state, contenido=contenido, publicado=state.publicado,
-                           grado=grado, grados=schema.GRADES)
+
+    def page() -> str:
+        contenido = reports().cache.get_or_compute(key, fragment)
+        return render_template("profesor/inicio.html", state=state, contenido=contenido, publicado=state.publicado,
+                               grado=grado, grados=schema.GRADES)
+
+    # The dashboard is the page teachers reload: the whole page of one session is rendered
+    # once per run state and grade, then reused (the template alone was a third of the
+    # request's cost). The key holds everything the page shows that is not the report: the
+    # account as checked this request (id, name, role), the session's CSRF secret (the logout
+    # form) and the URL root. Pages with a pending message, or whose session has no CSRF
+    # secret yet, are rendered fresh, since rendering changes the session.
+    user = current_user._get_current_object()
+    secret = session.get("csrf_token")
+    if secret is None or "_flashes" in session:
+        return page()
+    page_key = (state.version, "pagina_tablero", key[2:], state.ultima_fecha, user.id, user.nombre, user.rol,
+                secret, request.script_root)
+    return reports().page_cache.get_or_compute(page_key, page)
 
 
 @bp.get("/estudiantes")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import String, and_, cast, create_engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import String, and_, bindparam, cast, create_engine, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +29,13 @@ PUBLIC_COLS = [N.c[name] for name in schema.PUBLIC_STUDENT_COLUMNS]
 USER_PUBLIC_COLS = [U.c.id, U.c.nombre, U.c.rol, U.c.activo, U.c.debe_cambiar_clave, U.c.creado_en]
 SORTABLE = {name: N.c[name] for name in schema.PUBLIC_STUDENT_COLUMNS}
 EDITABLE_SCORE_FIELDS = ("nombre", "grado", "premios") + schema.SUBJECTS
+
+
+# Built once: the session check may run on every request, and a statement built per call
+# costs more in SQLAlchemy's cache-key work than the round trip itself.
+SESSION_CHECK = select(
+    U.c.id, U.c.nombre, U.c.rol, U.c.activo, U.c.debe_cambiar_clave, U.c.sesion_version
+).where(U.c.id == bindparam("uid"))
 
 
 class UserExists(Exception):
@@ -106,11 +113,8 @@ class Store:
         return dict(row) if row else None
 
     def user_for_session(self, user_id: int) -> dict[str, Any] | None:
-        stmt = select(
-            U.c.id, U.c.nombre, U.c.rol, U.c.activo, U.c.debe_cambiar_clave, U.c.sesion_version
-        ).where(U.c.id == user_id)
         with self.colegio_lectura.connect() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(SESSION_CHECK, {"uid": user_id}).mappings().first()
         return dict(row) if row else None
 
     def list_users(

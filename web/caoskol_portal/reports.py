@@ -146,6 +146,9 @@ class Reports:
         # version like the report data but kept apart so that many students' entries never
         # push the shared report pieces out.
         self.revision_cache = ReportCache(max(1024, cache.maxsize * 4))
+        # Whole rendered pages of one session (the teacher dashboard), kept apart too: one
+        # entry per session and grade filter, and they must never evict the report pieces.
+        self.page_cache = ReportCache(max(1024, cache.maxsize * 4))
 
     def state(self) -> ReportState:
         if self.state_ttl > 0:

@@ -14,7 +14,7 @@
 | ``CAOSKOL_SESSION_HOURS`` | lifetime of a session | ``8`` |
 | ``CAOSKOL_SCHOOL_NAME`` | shown on the landing page | ``Colegio Caoskol`` |
 | ``CAOSKOL_REPORT_CACHE_SIZE`` | report entries cached per process (keyed by run id) | ``256`` |
-| ``CAOSKOL_SESSION_CHECK_TTL`` | seconds a process trusts an account row when checking a session (0 = every request; see security.SessionCheckCache) | ``0`` |
+| ``CAOSKOL_SESSION_CHECK_TTL`` | seconds a process trusts an account row when checking a session (0 = every request; see security.SessionCheckCache) | ``1`` |
 | ``CAOSKOL_REPORT_STATE_TTL`` | seconds a process reuses "which run is current" (0 = every request) | ``1`` |
 """
 
@@ -79,7 +79,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "COOKIE_SECURE": cookie_secure,
         "REPORT_CACHE_SIZE": int(env.get("CAOSKOL_REPORT_CACHE_SIZE", "256")),
         "REPORT_STATE_TTL": float(env.get("CAOSKOL_REPORT_STATE_TTL", "1")),
-        "SESSION_CHECK_TTL": float(env.get("CAOSKOL_SESSION_CHECK_TTL", "0")),
+        "SESSION_CHECK_TTL": float(env.get("CAOSKOL_SESSION_CHECK_TTL", "1")),
         # Flask / extensions
         "SESSION_COOKIE_NAME": "caoskol_sesion",
         "SESSION_COOKIE_HTTPONLY": True,
