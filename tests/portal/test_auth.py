@@ -371,3 +371,33 @@ def test_failed_login_limits_are_shared_through_redis(portal_db):
         r.delete(key)
     for a in (worker1, worker2):
         a.extensions["caoskol_store"].dispose()
+
+
+def test_every_rate_limited_view_is_post_only(app):
+    """Flask-Limiter's check runs for writes only (extensions.check_limits_on_writes_only):
+    a limit declared on a view that answers GET would silently never apply."""
+    from flask_limiter.util import get_qualified_name
+
+    from caoskol_portal.extensions import limiter
+
+    limited = set(limiter._marked_for_limiting)
+    assert limited, "the login views should carry the failed-login limits"
+    seen = set()
+    for rule in app.url_map.iter_rules():
+        name = get_qualified_name(app.view_functions[rule.endpoint])
+        if name in limited:
+            seen.add(name)
+            assert rule.methods - {"HEAD", "OPTIONS"} == {"POST"}, (rule.rule, rule.methods)
+    assert seen == limited
+
+
+def test_failed_logins_are_still_limited_after_reads(app, portal_db):
+    """Reads skip the limiter; the POST after them is still counted and refused."""
+    c = app.test_client()
+    for _ in range(3):
+        assert c.get("/").status_code == 200
+    statuses = []
+    for _ in range(7):
+        statuses.append(c.post("/api/v1/sesion", json={"id": "987654", "clave": "mala"}).status_code)
+        c.get("/healthz")
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429], statuses

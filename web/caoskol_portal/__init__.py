@@ -22,7 +22,7 @@ from werkzeug.security import generate_password_hash
 from caoskol import config as caoskol_config
 
 from . import settings
-from .extensions import csrf, limiter, login_manager
+from .extensions import check_limits_on_writes_only, csrf, limiter, login_manager
 from .logs import setup_logging
 from .queries import Store
 from .reports import ReportCache, Reports
@@ -82,6 +82,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     limiter.init_app(app)
+    check_limits_on_writes_only(app)
 
     from . import admin, api, auth, estudiante, health, profesor, views
 
