@@ -49,24 +49,24 @@ def check_name(row_id: int, line: int, value: object, result: FileResult) -> str
     return name
 
 
+def take(record: dict[str, object], problems: list[str], column: str, parse: Callable[..., object], *args: object) -> None:
+    """``record[column] = parse(*args)``, or the reason it cannot be stored added to
+    ``problems`` (so a row's every problem is reported together, not only the first)."""
+    try:
+        record[column] = parse(*args)
+    except BadValue as exc:
+        problems.append(f"{column}: {exc}")
+
+
 def notas_record(row_id: int, raw: RawRow, result: FileResult) -> dict[str, object] | None:
     """All of a row's problems in one error (so one pass over the file shows them all)."""
     values = raw.values
     record: dict[str, object] = {"id": row_id}
     problems: list[str] = []
-    try:
-        record["nombre"] = check_name(row_id, raw.line, values.get("nombre"), result)
-    except BadValue as exc:
-        problems.append(f"nombre: {exc}")
+    take(record, problems, "nombre", check_name, row_id, raw.line, values.get("nombre"), result)
     for column in _INT_FIELDS:
-        try:
-            record[column] = parse_int(values.get(column))
-        except BadValue as exc:
-            problems.append(f"{column}: {exc}")
-    try:
-        record["programa"] = parse_program(values.get("programa"))
-    except BadValue as exc:
-        problems.append(f"programa: {exc}")
+        take(record, problems, column, parse_int, values.get(column))
+    take(record, problems, "programa", parse_program, values.get("programa"))
     if problems:
         result.error(raw.line, "; ".join(problems), row_id)
         return None

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from werkzeug.security import generate_password_hash
 
 from caoskol import config, schema
-from caoskol.loaders.records import RawRow, check_name
+from caoskol.loaders.records import RawRow, check_name, take
 from caoskol.loaders.report import FileResult
 from caoskol.loaders.values import BadValue
 
@@ -52,14 +52,8 @@ def usuarios_record(row_id: int, raw: RawRow, result: FileResult) -> dict[str, o
     values = raw.values
     record: dict[str, object] = {"id": row_id}
     problems: list[str] = []
-    try:
-        record["nombre"] = check_name(row_id, raw.line, values.get("nombre"), result)
-    except BadValue as exc:
-        problems.append(f"nombre: {exc}")
-    try:
-        record["rol"] = parse_role(values.get("rol"))
-    except BadValue as exc:
-        problems.append(f"rol: {exc}")
+    take(record, problems, "nombre", check_name, row_id, raw.line, values.get("nombre"), result)
+    take(record, problems, "rol", parse_role, values.get("rol"))
     password = values.get("clave")
     password = "" if password is None else str(password)
     if not password or password.upper() == "NULL":
