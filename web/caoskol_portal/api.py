@@ -282,7 +282,14 @@ def tablero():
         return err
     grado_txt = request.args.get("grado", "")
     grado = int(grado_txt) if grado_txt.isdigit() and int(grado_txt) in schema.GRADES else None
-    return jsonify(reporte=run_json(state), tablero=reports().dashboard(state, grado))
+
+    def body() -> str:
+        return current_app.json.dumps({"reporte": run_json(state), "tablero": reports().dashboard(state, grado)})
+
+    # The same answer for every teacher until the run state changes: serialized once (the
+    # JSON encoding was most of this endpoint's own cost), keyed by the whole state.
+    text = reports().cache.get_or_compute((state.version, "json_tablero", state, grado), body)
+    return current_app.response_class(text + "\n", mimetype=current_app.json.mimetype)
 
 
 @bp.get("/reporte/tendencia")
