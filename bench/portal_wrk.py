@@ -9,8 +9,9 @@ What it does, all on loopback:
    report (the same builder as tests/portal, hand-made source: no Spark run needed), dropped
    at the end. ``--use-env`` benchmarks the databases named by CAOSKOL_COLEGIO_URL /
    CAOSKOL_REPORTES_URL instead, logging in as CAOSKOL_BENCH_ID / CAOSKOL_BENCH_CLAVE.
-2. Starts ``gunicorn 'caoskol_portal:create_app()'`` with the portal image's settings
-   (``docker/portal/gunicorn.conf.py``: gthread, 2 workers x 4 threads; flags override) in
+2. Starts ``gunicorn 'caoskol_portal:create_app()'`` with the portal image's settings file
+   (``docker/portal/gunicorn.conf.py``) and 4 sync workers (``--worker-class``, ``--workers``,
+   ``--gunicorn-threads`` change them) in
    production mode, logs in as a teacher through the JSON API and keeps the session cookie.
 3. Runs ``wrk --latency`` against: ``/healthz`` (the trivial endpoint of the same app on
    the same server: the ceiling), the teacher dashboard ``/profesor/`` and the API
@@ -137,11 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=int, default=30)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
-    # Defaults: the portal image's gunicorn settings (docker/portal/gunicorn.conf.py, which the
-    # server is started with): 2 gthread workers of 4 threads, keep-alive on.
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    ap.add_argument("--gunicorn-threads", type=int, default=4, help="threads per worker")
-    ap.add_argument("--worker-class", default="gthread", help="gunicorn --worker-class (gthread, sync)")
+    # The server starts with the portal image's settings (docker/portal/gunicorn.conf.py:
+    # preload, timeouts, logging) and these flags on top. Default: 4 sync workers (2 per core).
+    # The image's own process model (2 gthread workers x 4 threads per 1-CPU replica) is
+    # `--worker-class gthread --workers 2 --gunicorn-threads 4`: more throughput here, but
+    # wrk's 64 keep-alive connections spread unevenly over its threads and the dashboard's
+    # p99 doubles (docs/PORTAL.md, Performance); behind HAProxy each thread gets at most one
+    # connection (maxconn = workers x threads).
+    ap.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    ap.add_argument("--gunicorn-threads", type=int, default=1, help="threads per worker (gthread)")
+    ap.add_argument("--worker-class", default="sync", help="gunicorn --worker-class (sync, gthread)")
     ap.add_argument("--use-env", action="store_true", help="use CAOSKOL_*_URL and CAOSKOL_BENCH_ID/CLAVE")
     ap.add_argument("--out", default=str(REPO / "test-artifacts" / "bench" / "portal_wrk.json"))
     ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
