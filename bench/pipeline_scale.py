@@ -469,7 +469,7 @@ def plot(results: list[dict], path: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log("matplotlib is not installed: no plot (uv pip install -p .venv/bin/python matplotlib)")
+        log("matplotlib is not installed: no plot (.venv/bin/uv pip install -p .venv/bin/python -r bench/requirements.txt)")
         return
     ns = [r["n"] for r in results]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5.2))
