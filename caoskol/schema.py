@@ -13,6 +13,8 @@ Tables are SQLAlchemy Core objects so that DDL, the publisher and the portal sha
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy.dialects import mysql
 from sqlalchemy import (
     JSON,
@@ -43,9 +45,22 @@ PUBLIC_STUDENT_COLUMNS = ("id", "nombre", "grado", "premios") + SUBJECTS
 CONFIDENTIAL_COLUMNS = ("programa",)
 
 GRADES = tuple(range(6, 13))
+
+
+def grade_from_text(text: str) -> int | None:
+    """A grade written in a URL or a form as 1 or 2 ASCII digits, else None (not an error:
+    callers treat it as "no grade filter"). ``str.isdigit`` alone also accepts "³" and
+    5,000-digit strings, which ``int()`` refuses or Python refuses to convert."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 2 else None
 SCORE_MIN, SCORE_MAX = 0, 100
 PROGRAMS = {0: "Academico", 1: "Vocacional", 3: "General"}
 ROLES = ("estudiante", "profesor", "administrador")
+
+
+def first_session_version() -> int:
+    """A new account's ``sesion_version``: random, with room left for increments."""
+    return secrets.randbelow(2**30)
+
 
 COLEGIO_DB = "colegio"
 REPORTES_DB = "caoskol_reportes"
@@ -69,8 +84,10 @@ usuarios = Table(
     Column("activo", Boolean, nullable=False, server_default="1"),
     # Portal sessions carry this number; logout, a password change or reset and disabling
     # the account increment it, so every copy of an older session cookie stops working
-    # (server-side logout with signed-cookie sessions).
-    Column("sesion_version", Integer, nullable=False, server_default="0"),
+    # (server-side logout with signed-cookie sessions). A new account starts at a random
+    # number, not 0: a deleted account's ID given to a new account must not accept the
+    # deleted account's cookies.
+    Column("sesion_version", Integer, nullable=False, server_default="0", default=first_session_version),
     Column("creado_en", DateTime, nullable=False, server_default=func.current_timestamp()),
     **_MYSQL,
 )

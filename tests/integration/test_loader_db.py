@@ -67,6 +67,8 @@ def test_users_file_hashes_passwords(colegio, seed_dir, monkeypatch):
         assert check_password_hash(u.clave_hash, "1234")
         assert u.debe_cambiar_clave
     assert len({u.clave_hash for u in users.values()}) == 403  # salted: no two alike
+    # Session versions start at random numbers: a reused ID never accepts an old cookie.
+    assert len({u.sesion_version for u in users.values()}) > 400
     assert users[55].nombre == "Mario Muñoz"  # read back from MySQL intact
 
 

@@ -374,12 +374,15 @@ def test_failed_login_limits_are_shared_through_redis(portal_db):
 
 
 def test_every_rate_limited_view_is_post_only(app):
-    """Flask-Limiter's check runs for writes only (extensions.check_limits_on_writes_only):
-    a limit declared on a view that answers GET would silently never apply."""
+    """Flask-Limiter's app-wide check runs for writes only
+    (extensions.check_limits_on_writes_only): an app-wide limit would silently skip reads,
+    so there must be none; the failed-login limits are decorators on POST-only views."""
     from flask_limiter.util import get_qualified_name
 
     from caoskol_portal.extensions import limiter
 
+    manager = limiter.limit_manager
+    assert not manager.default_limits and not manager.application_limits and not limiter._meta_limits
     limited = set(limiter._marked_for_limiting)
     assert limited, "the login views should carry the failed-login limits"
     seen = set()

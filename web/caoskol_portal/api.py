@@ -22,7 +22,7 @@ from .auth import LOGIN_FAILED, authenticate, change_password, login_limits, not
 from .extensions import csrf
 from .queries import UserExists
 from .security import end_session, publico, roles, start_session
-from .views import report_state, reports
+from .views import grade_arg, report_state, reports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -172,8 +172,7 @@ def eliminar_usuario(uid: int):
 def resultados():
     pagina, por_pagina = paging()
     orden = request.args.get("orden", "id")
-    grado_txt = request.args.get("grado", "")
-    grado = int(grado_txt) if grado_txt.isdigit() else None
+    grado = schema.grade_from_text(request.args.get("grado", ""))
     rows, total = store().students(grado=grado, orden=orden if orden in schema.PUBLIC_STUDENT_COLUMNS else "id",
                                    direccion="desc" if request.args.get("dir") == "desc" else "asc",
                                    limit=por_pagina, offset=(pagina - 1) * por_pagina)
@@ -280,8 +279,7 @@ def tablero():
     state, err = _require_report()
     if err:
         return err
-    grado_txt = request.args.get("grado", "")
-    grado = int(grado_txt) if grado_txt.isdigit() and int(grado_txt) in schema.GRADES else None
+    grado = grade_arg()
 
     def body() -> str:
         return current_app.json.dumps({"reporte": run_json(state), "tablero": reports().dashboard(state, grado)})

@@ -23,12 +23,13 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def check_limits_on_writes_only(app: Flask) -> None:
     """Run Flask-Limiter's per-request check for writes only.
 
-    Every limit of the portal is on a POST (failed logins, ``auth.login_limits``), but the
-    extension's ``before_request`` hook resolves the limits of every request, reads
-    included: about a quarter of a trivial request's CPU time (measured: 0.40 -> 0.31 ms
-    for /healthz, 0.59 -> 0.49 ms for the cached dashboard). A limit declared on a read
-    would be skipped, so ``tests/portal/test_auth.py`` checks that every limited view is
-    POST-only.
+    That ``before_request`` check resolves, for every request, the limits that apply to the
+    whole app (default, application and meta limits): about a quarter of a trivial
+    request's CPU time (measured: 0.40 -> 0.31 ms for /healthz, 0.59 -> 0.49 ms for the
+    cached dashboard). The portal has none of those: its only limits are the failed-login
+    ones, declared with decorators on POST views (``auth.login_limits``), and a decorated
+    limit is checked by its decorator, not by this hook. An app-wide limit added later
+    would apply to writes only, so ``tests/portal/test_auth.py`` checks that there is none.
     """
     hooks = app.before_request_funcs.setdefault(None, [])
     check = limiter._check_request_limit

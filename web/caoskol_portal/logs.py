@@ -15,6 +15,7 @@ import uuid
 from datetime import datetime, timezone
 
 from flask import Flask, g, request
+from flask_login import current_user
 
 ACCESS_LOGGER = "caoskol_portal.access"
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -73,6 +74,14 @@ def setup_logging(app: Flask) -> None:
         # Only the user this request already loaded: asking `current_user` here would load
         # (and check against the database) the session of every public request too.
         loaded = g.get("_login_user")
+        if loaded is None and response.status_code >= 400:
+            # Refused before any view loaded the user (CSRF failure, 405, 404): who sent a
+            # refused state-changing call is what an audit needs. Checked like any
+            # request's session; a failing check (database down) leaves the user unknown.
+            try:
+                loaded = current_user._get_current_object()
+            except Exception:  # noqa: BLE001 - the log line must still be written
+                loaded = None
         if loaded is not None and loaded.is_authenticated:
             user, rol = loaded.id, loaded.rol
         access_log.info(

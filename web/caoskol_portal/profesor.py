@@ -17,7 +17,7 @@ from markupsafe import Markup
 from caoskol import schema
 
 from .security import roles
-from .views import report_state, reports
+from .views import grade_arg, report_state, reports
 
 bp = Blueprint("profesor", __name__, url_prefix="/profesor")
 
@@ -31,11 +31,6 @@ COLUMN_LABELS = {
     "ingles": "Inglés",
     "ciencias": "Ciencias",
 }
-
-
-def grade_arg() -> int | None:
-    value = request.args.get("grado", "")
-    return int(value) if value.isdigit() and int(value) in schema.GRADES else None
 
 
 def table_args() -> dict[str, Any]:

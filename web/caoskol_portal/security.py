@@ -134,23 +134,37 @@ class SessionCheckCache:
         self.ttl = ttl
         self._rows: dict[int, tuple[float, dict[str, Any] | None]] = {}
         self._lock = threading.Lock()
+        # Bumped by every forget(): a row read before a forget (a request racing a logout
+        # in another thread) must not be stored after it, or the old cookie would live on.
+        self._generation = 0
 
-    def get(self, uid: int, load: Callable[[int], dict[str, Any] | None]) -> dict[str, Any] | None:
+    def get(self, uid: int, load: Callable[[int], dict[str, Any] | None],
+            version: int | None = None) -> dict[str, Any] | None:
+        """The account row for ``uid``. ``version`` is the cookie's session version: a
+        cookie newer than the remembered row (a login or password change handled by
+        another process) re-reads the row instead of being refused for up to ``ttl``."""
         if self.ttl <= 0:
             return load(uid)
         now = time.monotonic()
         held = self._rows.get(uid)
-        if held is not None and now - held[0] < self.ttl:
+        if held is not None and now - held[0] < self.ttl and not self._older_than(held[1], version):
             return held[1]
+        generation = self._generation
         row = load(uid)
         with self._lock:
-            if len(self._rows) > 10000:
-                self._rows.clear()
-            self._rows[uid] = (now, row)
+            if generation == self._generation:
+                if len(self._rows) > 10000:
+                    self._rows.clear()
+                self._rows[uid] = (now, row)
         return row
+
+    @staticmethod
+    def _older_than(row: dict[str, Any] | None, version: int | None) -> bool:
+        return version is not None and row is not None and row["sesion_version"] < version
 
     def forget(self, uid: int) -> None:
         with self._lock:
+            self._generation += 1
             self._rows.pop(uid, None)
 
 
@@ -162,7 +176,7 @@ def load_user(session_user_id: str) -> PortalUser | None:
     except (ValueError, AttributeError):
         return None
     store = current_app.extensions["caoskol_store"]
-    row = current_app.extensions["caoskol_session_cache"].get(uid, store.user_for_session)
+    row = current_app.extensions["caoskol_session_cache"].get(uid, store.user_for_session, version)
     if row is None or not row["activo"]:
         return None
     if not hmac.compare_digest(str(row["sesion_version"]), str(version)):

@@ -10,10 +10,18 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from caoskol import schema
+
 from .reports import Reports, ReportState, fecha_larga, grade_label
 from .security import is_api_request
 
 log = logging.getLogger("caoskol_portal")
+
+
+def grade_arg() -> int | None:
+    """The ``?grado=`` filter of a dashboard: a school grade, or None for the whole school."""
+    grado = schema.grade_from_text(request.args.get("grado", ""))
+    return grado if grado in schema.GRADES else None
 
 MESSAGES = {
     400: "Solicitud no válida.",
