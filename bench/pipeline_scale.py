@@ -351,7 +351,7 @@ def spark_noop_seconds(master: str, repeats: int = 3) -> list[float]:
 
     binary = str(Path(sys.executable).parent / "spark-submit")
     cmd = [binary, "--master", master]
-    for key, value in spark_submit.SPARK_CONF.items():
+    for key, value in spark_submit.spark_conf().items():
         cmd += ["--conf", f"{key}={value}"]
     cmd += ["--driver-memory", spark_submit.driver_memory(), str(BENCH_DIR / "spark_noop.py")]
     env = {**os.environ, **spark_submit.spark_env()}

@@ -42,6 +42,17 @@ def run_dir(run_id: str) -> Path:
     return data_dir() / "runs" / safe
 
 
+def var_dir() -> Path:
+    """Everything a machine's runs write (gitignored): ``$CAOSKOL_VAR``, default ``var/``."""
+    return Path(os.environ.get("CAOSKOL_VAR", REPO_ROOT / "var")).resolve()
+
+
+def spark_class_archive() -> Path:
+    """The Spark driver's class-data-sharing archive (see ``caoskol.spark_cds``)."""
+    default = var_dir() / "spark" / "driver-classes.jsa"
+    return Path(os.environ.get("CAOSKOL_SPARK_CLASS_ARCHIVE", default))
+
+
 def expectations_dir() -> Path:
     return Path(os.environ.get("CAOSKOL_EXPECTATIONS_DIR", REPO_ROOT / "expectations"))
 

@@ -25,7 +25,7 @@ def spark_submit_command(task_id: str, run_id: str, master: str) -> list[str]:
     run_dir = config.run_dir(run_id)
     binary = shutil.which("spark-submit") or "spark-submit"
     cmd = [binary, "--master", master, "--name", f"caoskol-{task_id}"]
-    for key, value in spark_submit.SPARK_CONF.items():
+    for key, value in spark_submit.spark_conf().items():
         cmd += ["--conf", f"{key}={value}"]
     cmd += ["--driver-memory", spark_submit.driver_memory(), "--py-files", str(run_dir / "caoskol.zip")]
     return cmd + [spark_submit.application_path(task_id), *spark_submit.application_args(run_dir)]

@@ -93,7 +93,7 @@ def caoskol_nightly():
             application_args=spark_submit.application_args(RUN_DIR),
             py_files=f"{RUN_DIR}/caoskol.zip",
             conn_id=config.SPARK_CONN_ID,
-            conf=spark_submit.SPARK_CONF,
+            conf=spark_submit.spark_conf(),
             driver_memory=spark_submit.driver_memory(),
             env_vars=spark_submit.spark_env(),
             name=f"caoskol-{task_id}",

