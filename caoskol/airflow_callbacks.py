@@ -1,8 +1,10 @@
-"""Task callbacks shared by every task of the nightly DAG (set in its default_args).
+"""Callbacks of the nightly DAG: per task (set in its default_args) and per run.
 
-They time each task into the run folder and, when a task has failed for good, log a
-summary a data engineer can act on, record the failure in `ejecuciones` (the previous
-report stays current) and send mail if an SMTP connection is configured.
+The task callbacks time each task into the run folder and, when a task has failed for
+good, log a summary a data engineer can act on, record the failure in `ejecuciones` (the
+previous report stays current) and send mail if an SMTP connection is configured. The run
+callback closes a run that failed without any task saying so (timed out by the scheduler,
+marked failed in the UI where Airflow calls it), so the portal never shows it as running.
 """
 
 from __future__ import annotations
@@ -54,6 +56,29 @@ def on_task_failure(context) -> None:
     except Exception:  # the alert must still go out if the reporting DB is what failed
         log.exception("no se pudo registrar la falla en la tabla ejecuciones")
     _send_mail(summary)
+
+
+def run_failure_summary(context) -> str:
+    reason = context.get("reason") or "marcada como fallida en Airflow"
+    return (
+        f"Caoskol: la ejecución {context['run_id']} terminó como fallida ({reason}) sin que una tarea "
+        "registrara la causa. No se publicó nada de esta ejecución; el reporte anterior sigue vigente."
+    )
+
+
+def on_run_failure(context) -> None:
+    """A failed run's record, unless a task already wrote its own (that message is kept)."""
+    try:
+        from caoskol import steps
+
+        closed = steps.close_run_if_running(context["run_id"], run_failure_summary(context), steps.Connections.from_airflow())
+    except Exception:
+        log.exception("no se pudo registrar la falla en la tabla ejecuciones")
+        return
+    if closed:
+        summary = run_failure_summary(context)
+        log.error(summary)
+        _send_mail(summary)
 
 
 def _send_mail(summary: str) -> None:

@@ -21,6 +21,12 @@ NIGHTLY_CRON = "0 2 * * *"
 
 # Groups smaller than this are never published by study program (confidentiality).
 MIN_PROGRAM_GROUP = 10
+# What the portal shows of a program group is coarsened: n to the nearest multiple of
+# PROGRAM_COUNT_BASE, means and deviations to whole points. An administrator who can edit
+# a student's record and re-run the pipeline would otherwise read the student's program
+# off the difference between two runs (one student more or less moves n by exactly 1).
+PROGRAM_COUNT_BASE = 5
+PROGRAM_VALUE_DECIMALS = 0
 
 # Rows per chunk when streaming the source table to the snapshot: bounds memory.
 EXTRACT_CHUNK_ROWS = int(os.environ.get("CAOSKOL_EXTRACT_CHUNK_ROWS", "50000"))
@@ -72,3 +78,9 @@ def task_retries() -> int:
 
 def retry_delay_seconds() -> int:
     return int(os.environ.get("CAOSKOL_RETRY_DELAY_SECONDS", "60"))
+
+
+def run_timeout_hours() -> float:
+    """A nightly run still going after this long is failed by the scheduler (10M rows take
+    minutes here); the run callback then records it, so no run stays 'en curso' for ever."""
+    return float(os.environ.get("CAOSKOL_RUN_TIMEOUT_HOURS", "6"))

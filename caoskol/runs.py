@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.engine import Connection, Engine
 
@@ -90,8 +90,34 @@ def upsert_run(conn: Connection, run_id: str, logical_date: datetime, **values: 
     conn.execute(stmt.on_duplicate_key_update(**{k: stmt.inserted[k] for k in row if k != "run_id"}))
 
 
+# Why a run can stay 'en_curso' with nothing running: Airflow does not call task callbacks
+# when a run is marked failed by hand, a worker is killed, or the scheduler times the run out.
+SUPERSEDED = (
+    "la ejecución terminó sin registrar su resultado (interrumpida o marcada como fallida en "
+    "Airflow) y una ejecución nueva empezó; no se publicó nada de ella"
+)
+
+
+def close_if_running(conn: Connection, error: str, *, run_id: str | None = None, except_run_id: str | None = None) -> int:
+    """Mark runs still 'en_curso' as failed (one run, or all but one); how many were.
+
+    Only 'en_curso' rows change: a run that already recorded its own failure or success
+    keeps its state and its message.
+    """
+    e = schema.ejecuciones
+    stmt = update(e).where(e.c.estado == "en_curso")
+    if run_id is not None:
+        stmt = stmt.where(e.c.run_id == run_id)
+    if except_run_id is not None:
+        stmt = stmt.where(e.c.run_id != except_run_id)
+    return conn.execute(stmt.values(estado="fallida", fin=datetime.utcnow(), error=error[:60000])).rowcount
+
+
 def mark_started(engine: Engine, run_id: str, logical_date: datetime) -> None:
     with engine.begin() as conn:
+        # The DAG allows one active run (max_active_runs = 1): when this one starts, any
+        # other run still 'en_curso' is dead, and the portal must not call it running.
+        close_if_running(conn, SUPERSEDED, except_run_id=run_id)
         upsert_run(
             conn, run_id, logical_date, estado="en_curso", inicio=datetime.utcnow(), fin=None, error=None
         )
@@ -137,6 +163,7 @@ def move_pointer_to_latest(conn: Connection) -> str | None:
 __all__ = [
     "mark_failed",
     "mark_started",
+    "close_if_running",
     "move_pointer_to_latest",
     "read_meta",
     "record_task_end",

@@ -115,6 +115,13 @@ def mark_failed(run_id: str, logical_date: datetime, error: str, conns: Connecti
     runs.mark_failed(conns.reportes_engine(), run_id, logical_date, error, config.run_dir(run_id))
 
 
+def close_run_if_running(run_id: str, error: str, conns: Connections) -> int:
+    from caoskol import runs
+
+    with conns.reportes_engine().begin() as conn:
+        return runs.close_if_running(conn, error, run_id=run_id)
+
+
 def report_date(dag_run) -> datetime:
     """The date a run reports on: its logical date, or when it ran for a manual run
     without one (Airflow 3 lets a manual run have no logical date)."""

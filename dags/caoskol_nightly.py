@@ -50,6 +50,8 @@ def _no_retry_on_bad_data(fn, *args):
     tags=["caoskol", "reportes", "nocturno"],
     doc_md=__doc__,
     user_defined_macros={"run_dir": steps.run_dir_str},
+    dagrun_timeout=timedelta(hours=config.run_timeout_hours()),
+    on_failure_callback=airflow_callbacks.on_run_failure,
     default_args={
         "owner": "datos",
         "retries": config.task_retries(),

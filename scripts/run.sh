@@ -43,24 +43,8 @@ airflow db migrate >"$CAOSKOL_VAR/log-migrate.txt" 2>&1 || { cat "$CAOSKOL_VAR/l
 say "starting Airflow and the portal"
 bash scripts/services.sh start all
 
-say "waiting for the DAG processor to register caoskol_nightly"
-for _ in $(seq 1 90); do
-  airflow dags list -o plain 2>/dev/null | grep -q caoskol_nightly && break
-  sleep 2
-done
-airflow dags unpause caoskol_nightly >/dev/null 2>&1 || true
-
 RUN_ID="manual__demo_$(date -u +%Y%m%dT%H%M%S)"
-say "triggering caoskol_nightly (run $RUN_ID)"
-airflow dags trigger caoskol_nightly --run-id "$RUN_ID" --logical-date "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" >/dev/null
-state=queued
-for _ in $(seq 1 360); do
-  state=$(airflow dags list-runs caoskol_nightly -o json 2>/dev/null \
-    | python -c "import sys; from caoskol.airflow_cli import run_state; print(run_state(sys.stdin.read(), '$RUN_ID'))" \
-    || echo none)
-  case "$state" in success|failed) break ;; esac
-  sleep 5
-done
+state=$(bash scripts/trigger_run.sh "$RUN_ID")
 
 caoskol summary --airflow-url http://localhost:8080 --portal-url "http://127.0.0.1:${CAOSKOL_PORTAL_PORT:-8000}" \
   --credentials "$DEMO/usuarios.csv" --airflow-passwords "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"

@@ -309,6 +309,7 @@ def test_admin_pages_and_logout(page_for, e2e_data):
     page.fill("#form-crear-usuario input[name=nombre]", "Estudiante Navegador Ñu")
     page.select_option("#form-crear-usuario select[name=rol]", "estudiante")
     page.select_option("#form-crear-usuario select[name=grado]", "11")
+    page.select_option("#form-crear-usuario select[name=programa]", "1")  # required for a student
     page.click("#form-crear-usuario button[type=submit]")
     assert page.inner_text("#clave-temporal")
     new_id = page.inner_text("#usuario-id")

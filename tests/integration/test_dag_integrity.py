@@ -73,3 +73,14 @@ print(elapsed, heavy)
     # Speed itself is measured by bench/, not asserted here; heavy imports are what make
     # a DAG file slow to parse, and they are a fact that can be checked exactly.
     assert heavy == "[]", heavy
+
+
+def test_a_run_that_fails_without_a_task_saying_why_is_recorded(dagbag):
+    # Timed out by the scheduler (dagrun_timeout) or marked failed: the run callback
+    # closes its 'ejecuciones' row (tests/integration/test_run_records.py shows it does).
+    from caoskol import airflow_callbacks
+
+    dag = dagbag.dags[config.DAG_ID]
+    callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
+    assert airflow_callbacks.on_run_failure in callbacks
+    assert dag.dagrun_timeout == timedelta(hours=config.run_timeout_hours())

@@ -25,7 +25,8 @@ def test_create_student_via_form_then_first_login(clients, app):
     admin = clients["administrador"]
     store = app.extensions["caoskol_store"]
     store.delete_user(72001)
-    r = post(admin, "/admin/usuarios", {"id": "72001", "nombre": "Begoña Ibáñez", "rol": "estudiante", "grado": "10"})
+    r = post(admin, "/admin/usuarios", {"id": "72001", "nombre": "Begoña Ibáñez", "rol": "estudiante", "grado": "10",
+                                        "programa": "3"})
     assert r.status_code == 201
     html = r.get_data(as_text=True)
     assert "Begoña Ibáñez" in html

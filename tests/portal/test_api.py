@@ -69,13 +69,15 @@ def test_admin_user_crud_creates_and_deletes_the_results_record(admin_api, app):
     c, h = admin_api
     store = app.extensions["caoskol_store"]
     store.delete_user(71001)
-    r = c.post("/api/v1/usuarios", json={"id": 71001, "nombre": "Íñigo Núñez", "rol": "estudiante", "grado": 9}, headers=h)
+    r = c.post("/api/v1/usuarios", json={"id": 71001, "nombre": "Íñigo Núñez", "rol": "estudiante", "grado": 9,
+                                         "programa": 1}, headers=h)
     assert r.status_code == 201
     body = r.get_json()
     assert body["usuario"]["nombre"] == "Íñigo Núñez" and body["usuario"]["debe_cambiar_clave"] is True
     temp = body["clave_temporal"]
     assert len(temp) >= 12
-    assert store.student(71001) == {"id": 71001, "nombre": "Íñigo Núñez", "grado": 9, "premios": None,
+    # No awards yet (0: the cleaning policy quarantines NULL awards), no scores yet.
+    assert store.student(71001) == {"id": 71001, "nombre": "Íñigo Núñez", "grado": 9, "premios": 0,
                                     "matematicas": None, "ingles": None, "ciencias": None}
     assert c.post("/api/v1/usuarios", json={"id": 71001, "nombre": "Otro", "rol": "profesor"}, headers=h).status_code == 409
     listed = c.get("/api/v1/usuarios?buscar=Íñigo").get_json()
@@ -85,10 +87,13 @@ def test_admin_user_crud_creates_and_deletes_the_results_record(admin_api, app):
     s = app.test_client()
     r = s.post("/api/v1/sesion", json={"id": 71001, "clave": temp})
     assert r.status_code == 200 and r.get_json()["usuario"]["debe_cambiar_clave"] is True
-    # Scores: admins add/edit; validation refuses bad values and any unknown field.
+    # Scores: admins add/edit; validation refuses bad values and any unknown field. The
+    # program may be changed, never read back (tests/portal/test_record_writes.py).
     assert c.put("/api/v1/resultados/71001", json={"matematicas": 101}, headers=h).status_code == 400
-    r = c.put("/api/v1/resultados/71001", json={"programa": 1}, headers=h)
-    assert r.status_code == 400 and "programa" in r.get_json()["mensaje"]
+    r = c.put("/api/v1/resultados/71001", json={"clave": "x"}, headers=h)
+    assert r.status_code == 400 and "clave" in r.get_json()["mensaje"]
+    r = c.put("/api/v1/resultados/71001", json={"programa": 3}, headers=h)
+    assert r.status_code == 200 and "programa" not in r.get_json()["resultado"]
     r = c.put("/api/v1/resultados/71001", json={"matematicas": 88, "ingles": 77, "ciencias": None, "premios": 2}, headers=h)
     assert r.status_code == 200 and r.get_json()["resultado"]["matematicas"] == 88
     assert store.student(71001)["ciencias"] is None

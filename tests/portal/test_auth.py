@@ -222,6 +222,22 @@ def test_failed_logins_are_limited_per_account(portal_db):
     app.extensions["caoskol_store"].dispose()
 
 
+def test_account_limit_counts_the_account_not_the_text_typed(portal_db):
+    # "8", "08", " 0008" and the JSON number 8 all name account 8: one counter, whatever
+    # the spelling, or leading zeros would give an attacker a fresh counter each time.
+    app = make_app(portal_db.colegio_url, portal_db.reportes_url, LOGIN_LIMIT_ACCOUNT="3 per 15 minutes",
+                   LOGIN_LIMIT_CLIENT="100 per 15 minutes")
+    c = app.test_client()
+    for spelling in (str(TEACHER_ID), "0" + str(TEACHER_ID), " 00" + str(TEACHER_ID) + " "):
+        assert login(c, spelling, "mala").status_code == 401
+    for spelling in (str(TEACHER_ID), "0000" + str(TEACHER_ID)):
+        assert login(c, spelling, TEST_PASSWORD).status_code == 429, spelling
+    r = c.post("/api/v1/sesion", json={"id": TEACHER_ID, "clave": TEST_PASSWORD})
+    assert r.status_code == 429
+    assert login(c, ADMIN_ID, TEST_PASSWORD).status_code == 302
+    app.extensions["caoskol_store"].dispose()
+
+
 def test_failed_logins_are_limited_per_client(portal_db):
     app = make_app(portal_db.colegio_url, portal_db.reportes_url, LOGIN_LIMIT_ACCOUNT="100 per 15 minutes",
                    LOGIN_LIMIT_CLIENT="4 per 15 minutes")

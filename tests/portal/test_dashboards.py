@@ -336,3 +336,29 @@ def test_program_aggregates_only_for_admin_and_only_big_groups(clients, publishe
     assert {g["nombre"] for g in api["agregados_por_programa"]} == {
         schema.PROGRAMS[r["programa"]] for r in published["agregados_programa"]}
     assert clients["profesor"].get("/api/v1/reporte/programas").status_code == 403
+
+
+def test_program_aggregates_are_coarsened_against_differencing(clients, published):
+    # One student edited out of a group between two runs moves its exact n by 1: shown
+    # exactly, that gives the student's program away. n is shown to the nearest 5 and
+    # means/deviations to whole points (halves up), worked out here from the published rows.
+    def nearest5(n):
+        return 5 * int(n / 5 + 0.5)
+
+    def whole(v):
+        return None if v is None else float(int(float(v) + 0.5))
+
+    api = clients["administrador"].get("/api/v1/reporte/programas").get_json()["agregados_por_programa"]
+    shown = {(g["nombre"], v["variable"]): v for g in api for v in g["variables"]}
+    assert shown
+    for r in published["agregados_programa"]:
+        v = shown[(schema.PROGRAMS[r["programa"]], r["variable"])]
+        assert v["n"] == nearest5(r["n"]) and v["n"] % 5 == 0
+        assert v["media"] == whole(r["media"]) and v["desviacion"] == whole(r["desviacion"])
+    assert nearest5(12) == 10 and nearest5(13) == 15 and whole(61.5) == 62.0  # the rule itself
+    html = clients["administrador"].get("/admin/").get_data(as_text=True)
+    section = re.search(r'<section class="tarjeta" id="agregados-programa">(.*?)</section>', html, re.S).group(1)
+    assert "múltiplos de 5" in section
+    for r in published["agregados_programa"]:
+        if r["n"] % 5:  # an exact, unrounded n never appears in a cell
+            assert f"<td>≈ {r['n']}</td>" not in section and f"<td>{r['n']}</td>" not in section

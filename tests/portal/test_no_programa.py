@@ -9,6 +9,12 @@ the app registers (parameters filled with real ids). Every answer is checked:
   administrator's aggregates section; no per-student table has a program column.
 * Per student: for every student shown with an id on a page, the row's cells are exactly
   the public columns.
+* The admin's create-user form may list the programs to choose from (``#campo-programa``),
+  with none chosen: it never pre-fills one.
+
+The program is write-only: the admin sets it when creating a student and through
+``PUT /api/v1/resultados/<id>``. ``test_program_write_paths_never_echo_it`` checks those
+answers and then every page that shows the student written.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 from portal_data import OTHER_STUDENT_ID, STUDENT_ID
-from portal_helpers import ROLES
+from portal_helpers import ROLES, csrf_token
 
 from caoskol import schema
 
@@ -29,6 +35,8 @@ AGGREGATES_SECTION = re.compile(r'<section class="tarjeta" id="agregados-program
 # The admin's data-quality results name the checks on the programa column (column-level
 # metadata, e.g. "programa_conocido"); they may say the word but carry no row values.
 VALIDATION_SECTION = re.compile(r'<section class="tarjeta" id="validacion">.*?</section>', re.S)
+# The create-user form's program choice (write-only): the list of programs, none selected.
+PROGRAM_CHOICE = re.compile(r'<div class="campo-confidencial" id="campo-programa">.*?</div>', re.S)
 SAFE_EXPECTATION_KEYS = {"type", "column", "critical", "success", "observed", "unexpected_count",
                          "unexpected_percent", "error"}
 
@@ -84,7 +92,13 @@ def check_response(role, url, resp):
         if PROGRAM_WORDS.search(text):
             problems.append(f"{url}: program word in JSON: {PROGRAM_WORDS.search(text).group(0)}")
     elif "text/html" in ctype or "text/csv" in ctype:
-        stripped = VALIDATION_SECTION.sub("", AGGREGATES_SECTION.sub("", body)) if role == "administrador" else body
+        stripped = body
+        if role == "administrador":
+            for choice in PROGRAM_CHOICE.findall(body):
+                chosen = re.findall(r'<option[^>]*\bselected\b[^>]*>', choice)
+                if any('value=""' not in opt for opt in chosen):
+                    problems.append(f"{url}: the program choice is pre-filled: {chosen}")
+            stripped = PROGRAM_CHOICE.sub("", VALIDATION_SECTION.sub("", AGGREGATES_SECTION.sub("", body)))
         # Script/link URLs and CSS classes are not content; program words in them would still count.
         m = PROGRAM_WORDS.search(stripped)
         if m:
@@ -118,14 +132,13 @@ def get_urls_from_routes(app, portal_db, role):
     return urls
 
 
-@pytest.mark.parametrize("role", ("anonimo",) + ROLES)
-def test_no_program_value_anywhere(role, clients, app, portal_db):
-    c = clients[role]
+def crawl(c, role, start: list[str], limit: int = 400) -> tuple[int, list[str]]:
+    """GET ``start`` and every link reachable from them; (pages fetched, problems)."""
     seen: set[str] = set()
-    queue = deque(get_urls_from_routes(app, portal_db, role) + ["/"])
+    queue = deque(start)
     problems: list[str] = []
     fetched = 0
-    while queue and fetched < 400:
+    while queue and fetched < limit:
         url = queue.popleft()
         if url in seen:
             continue
@@ -147,7 +160,78 @@ def test_no_program_value_anywhere(role, clients, app, portal_db):
                 if "/eliminar" in target.path:
                     continue  # the confirmation page: fetched once through the route list
                 queue.append(target.path + (f"?{target.query}" if target.query else ""))
+    return fetched, problems
+
+
+@pytest.mark.parametrize("role", ("anonimo",) + ROLES)
+def test_no_program_value_anywhere(role, clients, app, portal_db):
+    fetched, problems = crawl(clients[role], role, get_urls_from_routes(app, portal_db, role) + ["/"])
     assert fetched > (3 if role == "anonimo" else 10)
+    assert not problems, "\n".join(problems[:20])
+
+
+WRITTEN_IDS = (73101, 73102)  # students this module creates (and deletes)
+
+
+def test_program_write_paths_never_echo_it(clients, app, portal_db):
+    """Every way to write a program answers without it (the value sent is never repeated,
+    not even in a refusal), and afterwards no page about those students shows it."""
+    admin = clients["administrador"]
+    store = app.extensions["caoskol_store"]
+    form_id, api_id = WRITTEN_IDS
+    for uid in WRITTEN_IDS:
+        store.delete_user(uid)
+    problems: list[str] = []
+    h = {"X-CSRFToken": csrf_token(admin)}
+    try:
+        # The form: the choice is shown, empty, and stays empty when the form comes back refused.
+        page = admin.get("/admin/usuarios")
+        assert len(PROGRAM_CHOICE.findall(page.get_data(as_text=True))) == 1
+        problems += check_response("administrador", "/admin/usuarios", page)
+        refused = admin.post("/admin/usuarios", data={"id": str(form_id), "nombre": "", "rol": "estudiante",
+                                                      "grado": "8", "programa": "1", "csrf_token": h["X-CSRFToken"]})
+        assert refused.status_code == 400
+        problems += check_response("administrador", "POST /admin/usuarios (400)", refused)
+        created = admin.post("/admin/usuarios", data={"id": str(form_id), "nombre": "Escrito Por Formulario",
+                                                      "rol": "estudiante", "grado": "8", "programa": "1",
+                                                      "csrf_token": h["X-CSRFToken"]})
+        assert created.status_code == 201
+        problems += check_response("administrador", "POST /admin/usuarios (201)", created)
+        # The API: create, change, and refusals.
+        r = admin.post("/api/v1/usuarios", json={"id": api_id, "nombre": "Escrito Por API", "rol": "estudiante",
+                                                 "grado": 8, "programa": 3}, headers=h)
+        assert r.status_code == 201
+        problems += check_response("administrador", "POST /api/v1/usuarios (201)", r)
+        for body in ({"programa": 0}, {"programa": 1, "matematicas": 60}, {"programa": 3, "nombre": "Nombre Cambiado"}):
+            r = admin.put(f"/api/v1/resultados/{api_id}", json=body, headers=h)
+            assert r.status_code == 200, r.get_json()
+            problems += check_response("administrador", f"PUT {body}", r)
+        r = admin.put(f"/api/v1/resultados/{api_id}", json={"programa": 1, "matematicas": 150}, headers=h)
+        assert r.status_code == 400 and "matematicas" in r.get_json()["mensaje"]
+        problems += check_response("administrador", "PUT (400, another field)", r)
+        # Refusals about the program itself name the field, never the value sent.
+        for url, method, body in ((f"/api/v1/resultados/{api_id}", "PUT", {"programa": 77}),
+                                  ("/api/v1/usuarios", "POST", {"nombre": "X", "rol": "estudiante", "grado": 8,
+                                                                "programa": 77})):
+            r = admin.open(url, method=method, json=body, headers=h)
+            data = r.get_json()
+            assert r.status_code == 400 and set(data) == {"error", "mensaje", "estado"}, data
+            assert data["mensaje"].startswith("programa:") and "77" not in data["mensaje"], data
+        # Then every page that shows these students, for the staff who can see them.
+        for role in ("profesor", "administrador"):
+            start = [f"/api/v1/resultados/{sid}" for sid in WRITTEN_IDS] + [
+                "/profesor/estudiantes?grado=8", "/profesor/estudiantes.csv?grado=8",
+                "/api/v1/resultados/grado/8", "/api/v1/resultados?grado=8&por_pagina=500"]
+            if role == "administrador":
+                start += [f"/api/v1/usuarios/{sid}" for sid in WRITTEN_IDS] + [
+                    f"/admin/usuarios?buscar={sid}" for sid in WRITTEN_IDS] + [
+                    f"/admin/usuarios/{sid}/eliminar" for sid in WRITTEN_IDS]
+            fetched, found = crawl(clients[role], role, start, limit=60)
+            assert fetched >= len(start)
+            problems += found
+    finally:
+        for uid in WRITTEN_IDS:
+            store.delete_user(uid)
     assert not problems, "\n".join(problems[:20])
 
 
@@ -163,3 +247,9 @@ def test_crawler_would_catch_a_leak(app, portal_db):
     assert check_response("profesor", "/y", leaky_json)
     program_word = Response("<p>Programa: Académico</p>", mimetype="text/html")
     assert check_response("administrador", "/z", program_word)
+    prefilled = Response('<div class="campo-confidencial" id="campo-programa"><select id="programa" name="programa">'
+                         '<option value="">—</option><option selected value="1">Vocacional</option></select></div>',
+                         mimetype="text/html")
+    assert check_response("administrador", "/w", prefilled)
+    empty_choice = Response(prefilled.get_data(as_text=True).replace("selected ", ""), mimetype="text/html")
+    assert check_response("administrador", "/v", empty_choice) == []

@@ -86,6 +86,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from . import admin, api, auth, estudiante, health, profesor, views
 
+    # Before any route is added: every <int:...> of a URL is a bounded ID (views.IdConverter).
+    app.url_map.converters["int"] = views.IdConverter
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(estudiante.bp)

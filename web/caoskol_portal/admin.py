@@ -14,10 +14,11 @@ from werkzeug.utils import safe_join
 from caoskol import config as caoskol_config
 from caoskol import schema
 
+from . import records
 from .forms import ConfirmForm, CreateUserForm, DeleteUserForm
-from .queries import UserExists
+from .queries import RecordRefused, UserExists
 from .security import roles
-from .views import report_state, reports
+from .views import page_arg, report_state, reports
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = roles("administrador")
@@ -125,15 +126,27 @@ def validation_pages(ejecucion: dict[str, Any] | None) -> list[dict[str, str]]:
     return out
 
 
-def create_account(user_id: int | None, nombre: str, rol: str, grado: int | None) -> tuple[int, str]:
-    """Create an account (and a student's results record); (id, temporary password)."""
+def create_account(
+    user_id: int | None, nombre: str, rol: str, grado: int | None, programa: int | None = None
+) -> tuple[int, str]:
+    """Create an account (and a student's results record); (id, temporary password).
+
+    A student needs a grade and a study program (``records.new_student_problem``); the
+    record is refused (``queries.RecordRefused``) if the cleaning policy would quarantine it.
+    """
     if rol not in schema.ROLES:
         raise ValueError("rol desconocido")
-    if rol == "estudiante" and grado not in schema.GRADES:
-        raise ValueError("un estudiante necesita un grado entre 6 y 12")
+    problem = records.new_student_problem(grado, programa) if rol == "estudiante" else None
+    if rol != "estudiante" and programa is not None:
+        problem = records.STAFF_PROGRAM_PROBLEM
+    if problem:
+        raise ValueError(problem)
     uid = user_id or store().next_user_id()
     plain = temporary_password()
-    store().create_user(uid, nombre.strip(), rol, hash_password(plain), grado if rol == "estudiante" else None)
+    if rol == "estudiante":
+        store().create_user(uid, nombre.strip(), rol, hash_password(plain), grado, programa=programa)
+    else:
+        store().create_user(uid, nombre.strip(), rol, hash_password(plain))
     return uid, plain
 
 
@@ -150,6 +163,7 @@ def inicio():
     return render_template(
         "admin/inicio.html", state=state, programas=programas, ejecuciones=ejecuciones, cuarentena=cuarentena,
         airflow=airflow_links(), min_grupo=caoskol_config.MIN_PROGRAM_GROUP,
+        base_conteo=caoskol_config.PROGRAM_COUNT_BASE,
     )
 
 
@@ -161,10 +175,7 @@ def inicio():
 def usuarios():
     rol = request.args.get("rol") if request.args.get("rol") in schema.ROLES else None
     buscar = (request.args.get("buscar") or "").strip()[:100] or None
-    try:
-        pagina = max(1, int(request.args.get("pagina", "1")))
-    except ValueError:
-        pagina = 1
+    pagina = page_arg()
     rows, total = store().list_users(rol=rol, buscar=buscar, limit=USERS_PER_PAGE, offset=(pagina - 1) * USERS_PER_PAGE)
     return render_template(
         "admin/usuarios.html", rows=rows, total=total, pagina=pagina, paginas=max(1, -(-total // USERS_PER_PAGE)),
@@ -177,16 +188,18 @@ def usuarios():
 def crear_usuario():
     form = CreateUserForm()
     if not form.validate_on_submit():
+        form.programa.data = ""  # write-only: a page never shows a program, not even the one just sent
         rows, total = store().list_users(limit=USERS_PER_PAGE)
         return render_template(
             "admin/usuarios.html", rows=rows, total=total, pagina=1, paginas=max(1, -(-total // USERS_PER_PAGE)),
             rol=None, buscar="", form=form, accion=ConfirmForm(), roles=schema.ROLES,
         ), 400
     grado = int(form.grado.data) if form.grado.data else None
+    programa = int(form.programa.data) if form.programa.data else None
     try:
-        uid, plain = create_account(form.id.data, form.nombre.data, form.rol.data, grado)
-    except UserExists as exc:
-        flash(f"No se creó el usuario: {exc}.", "error")
+        uid, plain = create_account(form.id.data, form.nombre.data, form.rol.data, grado, programa)
+    except (UserExists, RecordRefused, ValueError) as exc:  # the form checked all but duplicates
+        flash(f"No se creó el usuario: {str(exc).rstrip('.')}.", "error")
         return redirect(url_for("admin.usuarios")), 303
     current_app.logger.info("usuario creado", extra={"evento": "usuario_creado", "objetivo": uid, "por": current_user.id})
     return render_template("admin/clave_temporal.html", usuario=store().get_user(uid), clave=plain, creado=True), 201
@@ -304,10 +317,7 @@ def data_docs(run_id: str, archivo: str | None = None):
 def cuarentena():
     state = report_state()
     run_id = request.args.get("run_id") or state.run_id
-    try:
-        pagina = max(1, int(request.args.get("pagina", "1")))
-    except ValueError:
-        pagina = 1
+    pagina = page_arg()
     rows, total = store().cuarentena(run_id, limit=50, offset=(pagina - 1) * 50) if run_id else ([], 0)
     for r in rows:
         if isinstance(r.get("datos"), dict):

@@ -18,11 +18,13 @@ from flask_wtf.csrf import generate_csrf
 from caoskol import schema
 
 from . import admin as admin_views
+from . import records
 from .auth import LOGIN_FAILED, authenticate, change_password, login_limits, note_failed_login
 from .extensions import csrf
-from .queries import UserExists
+from .names import clean_name
+from .queries import RecordRefused, UserExists
 from .security import end_session, publico, roles, start_session
-from .views import grade_arg, report_state, reports
+from .views import error_response, grade_arg, page_arg, report_state, reports
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -35,18 +37,23 @@ def error(status: int, code: str, message: str):
     return jsonify(error=code, mensaje=message, estado=status), status
 
 
+@bp.before_request
+def json_bodies_only():
+    """Every POST and PUT of the API reads a JSON object: any other content type is a 415
+    ``json_requerido`` (as docs/API.md says) before the view runs. Runs after the app's own
+    checks, so a caller without a session or a CSRF token still gets 401 or 400 first."""
+    if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+        return error_response(415)
+    return None
+
+
 def json_body() -> dict[str, Any] | None:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else None
 
 
 def paging() -> tuple[int, int]:
-    try:
-        pagina = max(1, int(request.args.get("pagina", "1")))
-        por_pagina = min(MAX_PAGE, max(1, int(request.args.get("por_pagina", "100"))))
-    except ValueError:
-        pagina, por_pagina = 1, 100
-    return pagina, por_pagina
+    return page_arg("pagina"), page_arg("por_pagina", 100, MAX_PAGE)
 
 
 def store():
@@ -72,10 +79,9 @@ def sesion():
 @csrf.exempt
 @login_limits
 def iniciar_sesion():
-    # Exempt from the CSRF token (there is no session yet) but JSON only: a cross-site form
-    # cannot send application/json without a CORS preflight, which this API never grants.
-    if not request.is_json:
-        return error(415, "json_requerido", "Envíe {\"id\": ..., \"clave\": ...} como application/json.")
+    # Exempt from the CSRF token (there is no session yet) but JSON only (json_bodies_only):
+    # a cross-site form cannot send application/json without a CORS preflight, which this
+    # API never grants.
     body = json_body() or {}
     row = authenticate(body.get("id"), body.get("clave"))
     if row is None:
@@ -132,16 +138,19 @@ def crear_usuario():
     if body is None:
         return error(400, "solicitud_invalida", "Envíe un objeto JSON.")
     nombre, rol, uid, grado = body.get("nombre"), body.get("rol"), body.get("id"), body.get("grado")
-    if not isinstance(nombre, str) or not nombre.strip() or len(nombre) > 150:
-        return error(400, "solicitud_invalida", "nombre: texto de 1 a 150 caracteres.")
+    programa = body.get("programa")  # write-only: never in a response
+    nombre, problem = clean_name(nombre)
+    if problem:
+        return error(400, "solicitud_invalida", problem)
     if rol not in schema.ROLES:
         return error(400, "solicitud_invalida", f"rol: uno de {', '.join(schema.ROLES)}.")
     if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid < 2**31):
         return error(400, "solicitud_invalida", "id: entero positivo (u omítalo).")
-    if rol == "estudiante" and (not isinstance(grado, int) or grado not in schema.GRADES):
-        return error(400, "solicitud_invalida", "grado: un estudiante necesita un grado entre 6 y 12.")
     try:
-        new_id, plain = admin_views.create_account(uid, nombre, rol, grado if rol == "estudiante" else None)
+        # A student's grade and program are checked there (records.new_student_problem).
+        new_id, plain = admin_views.create_account(uid, nombre, rol, grado if rol == "estudiante" else None, programa)
+    except (ValueError, RecordRefused) as exc:
+        return error(400, "solicitud_invalida", str(exc))
     except UserExists as exc:
         return error(409, "ya_existe", str(exc))
     return jsonify(usuario=user_json(store().get_user(new_id)), clave_temporal=plain), 201
@@ -209,39 +218,13 @@ def resultado(sid: int):
                    en_revision=vista["en_revision"], reporte=run_json(state))
 
 
-SCORE_FIELDS = {"matematicas", "ingles", "ciencias"}
-
-
-def validate_scores(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    values: dict[str, Any] = {}
-    for key, value in body.items():
-        if key in SCORE_FIELDS:
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                      or not schema.SCORE_MIN <= value <= schema.SCORE_MAX):
-                return {}, f"{key}: entero de {schema.SCORE_MIN} a {schema.SCORE_MAX} o null."
-        elif key == "premios":
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100):
-                return {}, "premios: entero no negativo o null."
-        elif key == "grado":
-            if value is not None and value not in schema.GRADES:
-                return {}, "grado: entero de 6 a 12 o null."
-        elif key == "nombre":
-            if not isinstance(value, str) or not value.strip() or len(value) > 150:
-                return {}, "nombre: texto de 1 a 150 caracteres."
-            value = value.strip()
-        else:
-            return {}, f"campo no permitido: {key}."
-        values[key] = value
-    return values, None
-
-
 @bp.put("/resultados/<int:sid>")
 @roles("administrador")
 def guardar_resultado(sid: int):
     body = json_body()
     if body is None:
         return error(400, "solicitud_invalida", "Envíe un objeto JSON.")
-    values, problem = validate_scores(body)
+    values, problem = records.check_fields(body)
     if problem:
         return error(400, "solicitud_invalida", problem)
     exists = store().student(sid) is not None
@@ -249,8 +232,14 @@ def guardar_resultado(sid: int):
         user = store().get_user(sid)
         if user is None or user["rol"] != "estudiante":
             return error(404, "no_encontrado", f"No existe el estudiante {sid} (cree primero su usuario).")
+        if "programa" not in values:  # as when the account is created: no record without one
+            return error(400, "solicitud_invalida", records.PROGRAM_RULE)
         values.setdefault("nombre", user["nombre"])
-    result = store().save_scores(sid, values)
+    try:
+        result = store().save_scores(sid, values)
+    except RecordRefused as exc:
+        return error(400, "solicitud_invalida", str(exc))
+    # Read back through the public columns: never the program just written.
     return jsonify(resultado=store().student(sid), accion=result), (201 if result == "creado" else 200)
 
 

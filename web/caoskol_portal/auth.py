@@ -60,12 +60,18 @@ def _key(kind: str, value: str) -> str:
 
 
 def login_account_key() -> str:
-    """Rate-limit key per account: the ID as typed (form or JSON body)."""
+    """Rate-limit key per account: the account the ID names (form or JSON body).
+
+    The key is the parsed ID, the one login would check, not the text as typed: "8",
+    "08" and " 0008" are one account and must draw on one counter. Text that names no
+    account shares one bucket; it can never log in, and the per-client limit covers it.
+    """
     value: Any = request.form.get("id")
     if value is None:
         body = request.get_json(silent=True)
         value = body.get("id") if isinstance(body, dict) else None
-    return _key("cuenta", str(value if value is not None else "").strip()[:20])
+    uid = parse_user_id(value)
+    return _key("cuenta", str(uid) if uid is not None else "sin-cuenta")
 
 
 def login_client_key() -> str:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from caoskol import schema
 
 from .security import roles
-from .views import grade_arg, report_state, reports
+from .views import grade_arg, page_arg, report_state, reports
 
 bp = Blueprint("profesor", __name__, url_prefix="/profesor")
 
@@ -38,14 +38,8 @@ def table_args() -> dict[str, Any]:
     if orden not in schema.PUBLIC_STUDENT_COLUMNS:
         orden = "id"
     direccion = "desc" if request.args.get("dir") == "desc" else "asc"
-    try:
-        pagina = max(1, int(request.args.get("pagina", "1")))
-    except ValueError:
-        pagina = 1
-    try:
-        por_pagina = int(request.args.get("por_pagina", "25"))
-    except ValueError:
-        por_pagina = 25
+    pagina = page_arg()
+    por_pagina = page_arg("por_pagina", 25, max(PAGE_SIZES))
     if por_pagina not in PAGE_SIZES:
         por_pagina = 25
     sin_grado = request.args.get("grado") == "sin"

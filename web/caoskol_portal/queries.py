@@ -4,8 +4,10 @@ Views never build SQL. All values travel as bound parameters; the only names cho
 time (the sort column of the students table) come from a fixed allow-list.
 
 Per-student reads use ``schema.PUBLIC_STUDENT_COLUMNS`` explicitly: the study program
-(``programa``) is never selected, so no page or response can carry it. School statistics are
-read only from the published run that ``reporte_actual`` points to.
+(``programa``) is never selected, so no page or response can carry it. The one exception is
+``_record_for_write``: a write reads the whole stored record inside its own transaction to run
+the cleaning policy on it, and returns nothing of it. School statistics are read only from
+the published run that ``reporte_actual`` points to.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from caoskol import config as caoskol_config
 from caoskol import db, schema
 
+from . import records
+
 U = schema.usuarios
 N = schema.notas
 E = schema.ejecuciones
@@ -28,7 +32,6 @@ E = schema.ejecuciones
 PUBLIC_COLS = [N.c[name] for name in schema.PUBLIC_STUDENT_COLUMNS]
 USER_PUBLIC_COLS = [U.c.id, U.c.nombre, U.c.rol, U.c.activo, U.c.debe_cambiar_clave, U.c.creado_en]
 SORTABLE = {name: N.c[name] for name in schema.PUBLIC_STUDENT_COLUMNS}
-EDITABLE_SCORE_FIELDS = ("nombre", "grado", "premios") + schema.SUBJECTS
 
 
 # Built once: the session check may run on every request, and a statement built per call
@@ -40,6 +43,10 @@ SESSION_CHECK = select(
 
 class UserExists(Exception):
     pass
+
+
+class RecordRefused(Exception):
+    """A results record the cleaning policy would quarantine: nothing was written."""
 
 
 def portal_engine(url: str, read_only: bool = False) -> Engine:
@@ -151,9 +158,12 @@ class Store:
         return max(a, b) + 1
 
     def create_user(
-        self, user_id: int, nombre: str, rol: str, clave_hash: str, grado: int | None = None, debe_cambiar: bool = True
+        self, user_id: int, nombre: str, rol: str, clave_hash: str, grado: int | None = None, debe_cambiar: bool = True,
+        programa: int | None = None,
     ) -> None:
-        """Create an account; a student's also gets their results record (scores empty)."""
+        """Create an account; a student's also gets their results record (grade, program,
+        ``records.NEW_RECORD_DEFAULTS``, scores empty), checked like :meth:`save_scores`.
+        (The portal's views require a program; NULL stays legal here, as in the policy.)"""
         try:
             with self.colegio.begin() as conn:
                 conn.execute(
@@ -162,10 +172,14 @@ class Store:
                     )
                 )
                 if rol == "estudiante":
-                    exists = conn.execute(select(N.c.id).where(N.c.id == user_id)).first()
+                    stored, exists = self._record_for_write(conn, user_id)
                     if exists:
                         raise UserExists(f"ya existe un registro de resultados con el ID {user_id}")
-                    conn.execute(insert(N).values(id=user_id, nombre=nombre, grado=grado))
+                    values = {**records.NEW_RECORD_DEFAULTS, "nombre": nombre, "grado": grado, "programa": programa}
+                    problem = records.policy_problem({**stored, **values})
+                    if problem:
+                        raise RecordRefused(problem)
+                    conn.execute(insert(N).values(id=user_id, **values))
         except IntegrityError as exc:
             raise UserExists(f"ya existe un usuario con el ID {user_id}") from exc
 
@@ -255,19 +269,48 @@ class Store:
             for row in result.mappings():
                 yield dict(row)
 
+    def _record_for_write(self, conn, student_id: int) -> tuple[dict[str, Any], bool]:
+        """(the stored record with the account's ``rol``, as the nightly extract sees them;
+        whether there is a record). Every column, ``programa`` too, locked until the write
+        commits; NULL where there is no record or no account. Only for the policy check:
+        never returned to a caller."""
+        cols = [N.c[c] for c in schema.NOTAS_COLUMNS]
+        row = conn.execute(select(*cols).where(N.c.id == student_id).with_for_update()).mappings().first()
+        rol = conn.execute(select(U.c.rol).where(U.c.id == student_id)).scalar()
+        stored = dict(row) if row else dict.fromkeys(schema.NOTAS_COLUMNS)
+        return {**stored, "id": student_id, "rol": rol}, row is not None
+
     def save_scores(self, student_id: int, values: dict[str, Any]) -> str:
-        """Insert or update a student's results record (admin). Returns 'creado' or 'actualizado'."""
-        values = {k: v for k, v in values.items() if k in EDITABLE_SCORE_FIELDS}
+        """Insert or update a student's results record (admin). Returns 'creado' or 'actualizado'.
+
+        The cleaning policy judges the record as it would be stored (the stored fields with
+        ``values`` over them; a new record starts from ``records.NEW_RECORD_DEFAULTS``); a
+        record it would quarantine raises RecordRefused and nothing is written. A new name is
+        written to the account too (``usuarios.nombre``), in the same transaction, so the
+        page header and the results table never show two names.
+        """
+        values = {k: v for k, v in values.items() if k in records.WRITABLE_FIELDS}
         with self.colegio.begin() as conn:
-            exists = conn.execute(select(N.c.id).where(N.c.id == student_id)).first()
+            stored, exists = self._record_for_write(conn, student_id)
+            if not exists:
+                values = {**records.NEW_RECORD_DEFAULTS, **values}
+            problem = records.policy_problem({**stored, **values})
+            if problem:
+                raise RecordRefused(problem)
+            if "nombre" in values:
+                conn.execute(update(U).where(U.c.id == student_id).values(nombre=values["nombre"]))
             if exists:
                 if values:
                     conn.execute(
                         update(N).where(N.c.id == student_id).values(**values, actualizado_en=func.current_timestamp())
                     )
-                return "actualizado"
-            conn.execute(insert(N).values(id=student_id, **values))
-            return "creado"
+                result = "actualizado"
+            else:
+                conn.execute(insert(N).values(id=student_id, **values))
+                result = "creado"
+        if "nombre" in values:
+            self._changed(student_id)  # the session cache holds the account's name (page header)
+        return result
 
     # --- the published report (caoskol_reportes) ----------------------------------------
 

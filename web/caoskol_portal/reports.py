@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from caoskol import config as caoskol_config
@@ -130,6 +131,18 @@ class ReportState:
 
 def _num(v: Any) -> float | None:
     return None if v is None else float(v)
+
+
+def coarse_count(n: int, base: int = caoskol_config.PROGRAM_COUNT_BASE) -> int:
+    """n to the nearest multiple of ``base``, halves up (12 -> 10, 13 -> 15, 125 -> 125)."""
+    return int((Decimal(n) / base).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * base
+
+
+def coarse_value(v: Any, decimals: int = caoskol_config.PROGRAM_VALUE_DECIMALS) -> float | None:
+    """A mean or deviation rounded half up (Decimal: 61.5 -> 62, never banker's 62/61)."""
+    if v is None:
+        return None
+    return float(Decimal(str(v)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
 class Reports:
@@ -374,7 +387,13 @@ class Reports:
                     continue  # never shown, whatever was published
                 code = int(r["programa"])
                 g = groups.setdefault(code, {"nombre": schema.PROGRAMS.get(code, f"Código {code}"), "variables": {}})
-                g["variables"][r["variable"]] = {"n": int(r["n"]), "media": _num(r["media"]), "desviacion": _num(r["desviacion"])}
+                # Coarsened (config.PROGRAM_COUNT_BASE): comparing two runs must not give away
+                # which program one edited or deleted student was in.
+                g["variables"][r["variable"]] = {
+                    "n": coarse_count(int(r["n"])),
+                    "media": coarse_value(r["media"]),
+                    "desviacion": coarse_value(r["desviacion"]),
+                }
             return [
                 {
                     "nombre": g["nombre"],

@@ -8,6 +8,8 @@ Sessions are Flask's signed cookies. The cookie carries the account id and the a
 ``sesion_version``; logout, a password change or reset and disabling the account increment
 that number in the database, so any copy of an older cookie stops working (server-side
 logout). At login the session is cleared and gets a new random identifier (rotation).
+The cookie has no Expires (it ends with the browser); the server ends the session
+``CAOSKOL_SESSION_HOURS`` after login.
 """
 
 from __future__ import annotations
@@ -197,8 +199,10 @@ def start_session(row: dict[str, Any]) -> PortalUser:
     session.clear()
     user = PortalUser(row)
     login_user(user)
-    session.permanent = True
+    # Not permanent: a browser-session cookie (no Expires), gone when a shared computer's
+    # browser closes. The server ends it after the lifetime anyway (PortalSessionInterface).
     session["sid"] = secrets.token_urlsafe(18)
+    session["desde"] = int(time.time())
     return user
 
 
@@ -211,7 +215,20 @@ def end_session() -> None:
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
-    """Signed-cookie sessions whose cookie is Secure whenever the request came over HTTPS."""
+    """Signed-cookie sessions whose cookie is Secure whenever the request came over HTTPS,
+    and that end ``PERMANENT_SESSION_LIFETIME`` after login.
+
+    Flask refuses a cookie signed longer ago than that lifetime, but every write of the
+    session (a message, a new CSRF token) signs it anew; so the login time (``desde``) is
+    checked too, and a session never outlives its login by more than the lifetime.
+    """
+
+    def open_session(self, app: Flask, request):
+        opened = super().open_session(app, request)
+        desde = opened.get("desde") if opened is not None else None
+        if isinstance(desde, int) and int(time.time()) - desde > int(app.permanent_session_lifetime.total_seconds()):
+            return self.session_class()  # as if no cookie had come
+        return opened
 
     def get_cookie_secure(self, app: Flask) -> bool:
         mode = app.config.get("COOKIE_SECURE", "auto")

@@ -11,7 +11,7 @@
 | ``CAOSKOL_LOGIN_LIMIT_CLIENT`` | failed logins allowed per client address | ``20 per 15 minutes`` |
 | ``CAOSKOL_TRUST_PROXY`` | ``1`` behind HAProxy: client address and scheme from X-Forwarded-* | ``0`` |
 | ``CAOSKOL_COOKIE_SECURE`` | ``auto`` (Secure when the request came over HTTPS), ``1`` or ``0`` | ``auto`` |
-| ``CAOSKOL_SESSION_HOURS`` | lifetime of a session | ``8`` |
+| ``CAOSKOL_SESSION_HOURS`` | lifetime of a session from login, enforced by the server (the cookie has no Expires) | ``8`` |
 | ``CAOSKOL_SCHOOL_NAME`` | shown on the landing page | ``Colegio Caoskol`` |
 | ``CAOSKOL_REPORT_CACHE_SIZE`` | report entries cached per process (keyed by run id) | ``256`` |
 | ``CAOSKOL_SESSION_CHECK_TTL`` | seconds a process trusts an account row when checking a session (0 = every request; see security.SessionCheckCache) | ``1`` |
@@ -84,7 +84,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_NAME": "caoskol_sesion",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        # Absolute lifetime from login; not re-signed and re-sent on every response.
+        # Absolute lifetime from login (security.PortalSessionInterface); not re-signed and
+        # re-sent on every response. The cookie itself is a browser-session cookie (no
+        # Expires): Flask applies this lifetime to non-permanent sessions' signatures too.
         "SESSION_REFRESH_EACH_REQUEST": False,
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(env.get("CAOSKOL_SESSION_HOURS", "8"))),
         "REMEMBER_COOKIE_HTTPONLY": True,

@@ -9,9 +9,11 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from caoskol import schema
 
+from .auth import MAX_ID
 from .reports import Reports, ReportState, fecha_larga, grade_label
 from .security import is_api_request
 
@@ -23,6 +25,41 @@ def grade_arg() -> int | None:
     grado = schema.grade_from_text(request.args.get("grado", ""))
     return grado if grado in schema.GRADES else None
 
+
+# More pages than any school has, and small enough that (page - 1) x page size stays far
+# inside what SQL's LIMIT/OFFSET accepts (99999999999999999999 was a MariaDB syntax error).
+MAX_PAGE_NUMBER = 1_000_000
+
+
+def page_arg(name: str = "pagina", default: int = 1, maximum: int = MAX_PAGE_NUMBER) -> int:
+    """A page number (or page size) from the query string, always within 1..``maximum``.
+
+    Anything but ASCII digits ("abc", "-3", "³", "٣") gives ``default``; 0 gives 1; above
+    ``maximum`` gives ``maximum``. A page past the last one is an empty page, never an error.
+    """
+    text = request.args.get(name, "")
+    if not (text.isascii() and text.isdigit()):
+        return default
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(maximum)):  # int() of 5,000 digits is refused, and slow below that
+        return maximum
+    return min(maximum, max(1, int(digits)))
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route (see create_app): 1 to 10 ASCII digits, 1..MAX_ID.
+
+    Werkzeug's own accepts any Unicode digit ("٣" is 3), 0, and 20-digit numbers that no
+    INT column holds; here those are a 404 before the view runs.
+    """
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, False)
+
+
 MESSAGES = {
     400: "Solicitud no válida.",
     401: "Inicie sesión para continuar.",
@@ -30,13 +67,20 @@ MESSAGES = {
     404: "No encontrado.",
     405: "Método no permitido.",
     413: "La solicitud es demasiado grande.",
+    415: "Envíe el cuerpo como un objeto JSON (Content-Type: application/json).",
     429: "Demasiados intentos. Espere unos minutos y vuelva a intentarlo.",
     500: "Error interno. El equipo técnico fue avisado.",
     503: "Servicio no disponible por el momento.",
 }
 CODES = {400: "solicitud_invalida", 401: "no_autenticado", 403: "prohibido", 404: "no_encontrado",
-         405: "metodo_no_permitido", 413: "demasiado_grande", 429: "demasiados_intentos",
+         405: "metodo_no_permitido", 413: "demasiado_grande", 415: "json_requerido", 429: "demasiados_intentos",
          500: "error_interno", 503: "no_disponible"}
+# An API answer talks about the request, not about a page (these replace MESSAGES there).
+API_MESSAGES = {
+    403: "No tiene permiso para esta operación.",
+}
+CSRF_MESSAGE = "La sesión del formulario expiró o no es válida. Recargue la página."
+API_CSRF_MESSAGE = "Falta el token CSRF o no es válido: envíe en X-CSRFToken el de GET /api/v1/sesion."
 
 
 def reports() -> Reports:
@@ -71,9 +115,10 @@ def fmt_r(value: Any) -> str:
 
 
 def error_response(code: int, message: str | None = None, error: str | None = None):
-    message = message or MESSAGES.get(code, "Error.")
     if is_api_request():
+        message = message or API_MESSAGES.get(code) or MESSAGES.get(code, "Error.")
         return jsonify(error=error or CODES.get(code, "error"), mensaje=message, estado=code), code
+    message = message or MESSAGES.get(code, "Error.")
     template = "auth/login.html" if code == 429 and request.endpoint == "auth.login" else "errores/error.html"
     if template == "auth/login.html":
         from .forms import LoginForm
@@ -103,7 +148,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return error_response(400, "La sesión del formulario expiró o no es válida. Recargue la página.", "csrf")
+        return error_response(400, API_CSRF_MESSAGE if is_api_request() else CSRF_MESSAGE, "csrf")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

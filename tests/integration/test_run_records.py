@@ -1,0 +1,60 @@
+"""A run's row in `ejecuciones` never stays 'en_curso' once nothing runs it.
+
+Airflow calls no task callback when a run is marked failed by hand, a worker dies, or the
+scheduler times the run out; the portal would then say "en curso" for ever. Two guards,
+against the real reporting schema: the next run's start closes any run left 'en_curso'
+(the DAG allows one active run), and the DAG's run-failure callback closes its own run
+unless a task already recorded why it failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+from sqlalchemy import select
+
+from caoskol import airflow_callbacks, db, runs, schema
+
+
+def _rows(engine):
+    e = schema.ejecuciones
+    with engine.connect() as conn:
+        return {r.run_id: r for r in conn.execute(select(e.c.run_id, e.c.estado, e.c.error, e.c.fin))}
+
+
+def test_a_new_run_closes_a_run_left_en_curso(mysql_urls, tmp_path):
+    _, reportes = mysql_urls
+    engine = db.create_reportes_schema(reportes)
+    day = datetime(2026, 12, 1, 7, tzinfo=timezone.utc)
+    runs.mark_started(engine, "vieja", day)
+    runs.mark_started(engine, "fallo_propio", day)
+    runs.mark_failed(engine, "fallo_propio", day, "extract: MySQL no responde", tmp_path)
+    runs.mark_started(engine, "nueva", datetime(2026, 12, 2, 7, tzinfo=timezone.utc))
+
+    rows = _rows(engine)
+    assert rows["vieja"].estado == "fallida" and rows["vieja"].fin is not None
+    assert "terminó sin registrar su resultado" in rows["vieja"].error
+    assert rows["fallo_propio"].error == "extract: MySQL no responde"  # its own cause is kept
+    assert rows["nueva"].estado == "en_curso" and rows["nueva"].error is None
+    # Starting the same run again (a retry of extract) does not close itself.
+    runs.mark_started(engine, "nueva", datetime(2026, 12, 2, 7, tzinfo=timezone.utc))
+    assert _rows(engine)["nueva"].estado == "en_curso"
+    engine.dispose()
+
+
+def test_run_failure_callback_closes_only_a_run_still_en_curso(mysql_urls, monkeypatch, airflow_conn, tmp_path):
+    _, reportes = mysql_urls
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(reportes))
+    engine = db.create_reportes_schema(reportes)
+    day = datetime(2026, 12, 3, 7, tzinfo=timezone.utc)
+    runs.mark_started(engine, "marcada", day)
+    airflow_callbacks.on_run_failure({"run_id": "marcada", "reason": "timed_out", "dag_run": SimpleNamespace()})
+    row = _rows(engine)["marcada"]
+    assert row.estado == "fallida" and "timed_out" in row.error and "reporte anterior sigue vigente" in row.error
+
+    runs.mark_failed(engine, "con_causa", day, "validate_clean: columnas faltantes", tmp_path)
+    airflow_callbacks.on_run_failure({"run_id": "con_causa", "reason": None, "dag_run": SimpleNamespace()})
+    assert _rows(engine)["con_causa"].error == "validate_clean: columnas faltantes"
+    engine.dispose()
+
