@@ -8,6 +8,7 @@ the same databases are reached through the MySQL provider's connections instead 
 
 from __future__ import annotations
 
+import json
 import os
 
 from sqlalchemy import create_engine, text
@@ -26,12 +27,22 @@ def reportes_url() -> str:
     return os.environ.get("CAOSKOL_REPORTES_URL", f"{_DEFAULT_SERVER}/{schema.REPORTES_DB}?charset=utf8mb4")
 
 
+def json_text(value) -> str:
+    """JSON columns as people read them: `Muñoz`, not `Mu\\u00f1oz` (SQLAlchemy's default
+    json.dumps escapes every non-ASCII character; the column is utf8mb4 anyway)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# What every engine on the reporting schema is made with (ours and Airflow's hook's).
+ENGINE_KWARGS = {"pool_pre_ping": True, "json_serializer": json_text}
+
+
 def engine(url: str) -> Engine:
     url_obj = make_url(url)
     if url_obj.get_backend_name() == "mysql" and "charset" not in url_obj.query:
         # Without utf8mb4 the driver talks latin1 or 3-byte utf8 and names like Muñoz break.
         url_obj = url_obj.update_query_dict({"charset": "utf8mb4"})
-    return create_engine(url_obj, pool_pre_ping=True, future=True)
+    return create_engine(url_obj, future=True, **ENGINE_KWARGS)
 
 
 def ensure_database(url: str) -> None:

@@ -71,6 +71,9 @@ _MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate":
 
 colegio_metadata = MetaData()
 
+# The largest student/account id: `id` is a signed INT in notas and usuarios.
+MAX_ID = 2**31 - 1
+
 usuarios = Table(
     "usuarios",
     colegio_metadata,

@@ -18,6 +18,12 @@ from caoskol import config
 log = logging.getLogger(__name__)
 
 
+def _reportes_engine_kwargs() -> dict[str, Any]:
+    from caoskol import db
+
+    return dict(db.ENGINE_KWARGS)
+
+
 @dataclass
 class Connections:
     """Where the two databases are: built from Airflow connections or from URLs."""
@@ -31,7 +37,9 @@ class Connections:
 
         return cls(
             colegio_dbapi=lambda: MySqlHook(mysql_conn_id=config.COLEGIO_CONN_ID).get_conn(),
-            reportes_engine=lambda: MySqlHook(mysql_conn_id=config.REPORTES_CONN_ID).get_sqlalchemy_engine(),
+            reportes_engine=lambda: MySqlHook(mysql_conn_id=config.REPORTES_CONN_ID).get_sqlalchemy_engine(
+                engine_kwargs=_reportes_engine_kwargs()
+            ),
         )
 
     @classmethod

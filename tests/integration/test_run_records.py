@@ -58,3 +58,28 @@ def test_run_failure_callback_closes_only_a_run_still_en_curso(mysql_urls, monke
     assert _rows(engine)["con_causa"].error == "validate_clean: columnas faltantes"
     engine.dispose()
 
+
+
+def test_json_columns_keep_names_readable_on_both_engines(mysql_urls, monkeypatch, airflow_conn, tmp_path):
+    # cuarentena.datos as stored in MySQL, as a data engineer reads it with the mysql
+    # client: 'Muñoz', not 'Mu\u00f1oz' (SQLAlchemy's JSON default escapes it), whether
+    # the row came through our engine or through the Airflow hook's (the publish task).
+    from sqlalchemy import insert, text
+
+    from caoskol import steps
+
+    _, reportes = mysql_urls
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(reportes))
+    ours = db.create_reportes_schema(reportes)
+    runs.mark_started(ours, "json", datetime(2026, 12, 4, 7, tzinfo=timezone.utc))
+    hooks = steps.Connections.from_airflow().reportes_engine()
+    for engine, who in ((ours, "ours"), (hooks, "hook")):
+        with engine.begin() as conn:
+            conn.execute(insert(schema.cuarentena).values(
+                run_id="json", id_origen=who, motivo="prueba", datos={"nombre": "Ana Muñoz Peña", "ciudad": "Bogotá"}))
+    with ours.connect() as conn:
+        stored = dict(conn.execute(text("SELECT id_origen, CAST(datos AS CHAR) FROM cuarentena")).all())
+    for who in ("ours", "hook"):
+        assert "Ana Muñoz Peña" in stored[who] and "Bogotá" in stored[who] and "\\u00f1" not in stored[who], stored[who]
+    hooks.dispose()
+    ours.dispose()

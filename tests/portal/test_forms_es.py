@@ -45,7 +45,7 @@ def test_create_user_form_messages_are_spanish(clients):
     cases = [
         # (form data, messages the page must show)
         ({"id": "abc", "nombre": "Ana", "rol": "profesor"}, ["No es un valor entero válido."]),
-        ({"id": "0", "nombre": "Ana", "rol": "profesor"}, ["El número debe estar entre 1 y 2000000000."]),
+        ({"id": "0", "nombre": "Ana", "rol": "profesor"}, ["El número debe estar entre 1 y 2147483647."]),
         ({"id": "", "nombre": "x" * 151, "rol": "profesor"}, ["Nombre: texto de 1 a 150 caracteres."]),
         ({"id": "", "nombre": "Ana", "rol": "director"}, ["Opción inválida."]),
         ({"id": "", "nombre": "", "rol": "profesor"}, ["Este campo es obligatorio."]),

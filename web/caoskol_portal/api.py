@@ -144,7 +144,7 @@ def crear_usuario():
         return error(400, "solicitud_invalida", problem)
     if rol not in schema.ROLES:
         return error(400, "solicitud_invalida", f"rol: uno de {', '.join(schema.ROLES)}.")
-    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid < 2**31):
+    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid <= schema.MAX_ID):
         return error(400, "solicitud_invalida", "id: entero positivo (u omítalo).")
     try:
         # A student's grade and program are checked there (records.new_student_problem).

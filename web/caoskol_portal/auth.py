@@ -10,6 +10,7 @@ from flask_login import current_user, login_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from caoskol import config as caoskol_config
+from caoskol import schema
 
 from .extensions import limiter
 from .forms import ChangePasswordForm, LoginForm, check_new_password
@@ -19,7 +20,7 @@ bp = Blueprint("auth", __name__)
 log = logging.getLogger("caoskol_portal.auth")
 
 LOGIN_FAILED = "ID o clave incorrectos."
-MAX_ID = 2**31 - 1
+MAX_ID = schema.MAX_ID
 
 
 def parse_user_id(text: Any) -> int | None:

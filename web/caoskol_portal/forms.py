@@ -61,7 +61,7 @@ class ChangePasswordForm(Form):
 
 
 class CreateUserForm(Form):
-    id = IntegerField("ID (vacío: el siguiente libre)", validators=[Optional(), NumberRange(min=1, max=2_000_000_000)])
+    id = IntegerField("ID (vacío: el siguiente libre)", validators=[Optional(), NumberRange(min=1, max=schema.MAX_ID)])
     nombre = StringField("Nombre completo", validators=[DataRequired()], render_kw={"maxlength": NAME_MAX})
     rol = SelectField("Rol", choices=ROLE_CHOICES, validators=[DataRequired()])
     grado = SelectField(
