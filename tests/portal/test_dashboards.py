@@ -362,3 +362,21 @@ def test_program_aggregates_are_coarsened_against_differencing(clients, publishe
     for r in published["agregados_programa"]:
         if r["n"] % 5:  # an exact, unrounded n never appears in a cell
             assert f"<td>≈ {r['n']}</td>" not in section and f"<td>{r['n']}</td>" not in section
+
+
+def test_trend_labels_tell_apart_two_runs_of_one_day():
+    from datetime import datetime
+
+    from caoskol_portal.reports import trend_labels
+
+    runs = [("a", datetime(2026, 12, 3, 7, 0)), ("b", datetime(2026, 12, 4, 7, 0)),
+            ("c", datetime(2026, 12, 4, 15, 30)), ("d", None)]
+    assert trend_labels(runs) == ["2026-12-03", "2026-12-04 07:00", "2026-12-04 15:30", "d"]
+
+
+def test_charts_that_ignore_the_grade_filter_say_so(clients, published):
+    html = clients["profesor"].get("/profesor/?grado=7").get_data(as_text=True)
+    for title in ("Promedio por grado y materia", "Estudiantes por grado"):
+        assert f"{title} (todo el colegio)" in html
+    assert "Promedio por materia (grado 7°)" in html
+    assert "(todo el colegio)" not in clients["profesor"].get("/profesor/").get_data(as_text=True)

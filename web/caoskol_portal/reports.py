@@ -145,6 +145,16 @@ def coarse_value(v: Any, decimals: int = caoskol_config.PROGRAM_VALUE_DECIMALS) 
     return float(Decimal(str(v)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
+def trend_labels(runs: list[tuple[str, datetime | None]]) -> list[str]:
+    """A label per run on the trend's axis: its date, with the time (UTC) where two runs share
+    a date (a manual re-run the same day), so no two points read the same."""
+    days = [f.strftime("%Y-%m-%d") if f else None for _rid, f in runs]
+    return [
+        rid if f is None else (f.strftime("%Y-%m-%d %H:%M") if days.count(day) > 1 else day)
+        for (rid, f), day in zip(runs, days)
+    ]
+
+
 class Reports:
     def __init__(self, store: Store, cache: ReportCache, state_ttl: float = 0.0) -> None:
         self.store = store
@@ -320,7 +330,7 @@ class Reports:
                     runs.append((r["run_id"], r["fecha_logica"]))
                 values[(r["run_id"], r["variable"])] = _num(r["media"])
             return {
-                "ejecuciones": [{"run_id": rid, "fecha": f.isoformat() if f else None, "etiqueta": f.strftime("%Y-%m-%d") if f else rid} for rid, f in runs],
+                "ejecuciones": [{"run_id": rid, "fecha": f.isoformat() if f else None, "etiqueta": etiqueta} for (rid, f), etiqueta in zip(runs, trend_labels(runs))],
                 "series": [
                     {"materia": m, "etiqueta": SUBJECT_LABELS[m], "medias": [values.get((rid, m)) for rid, _f in runs]}
                     for m in schema.SUBJECTS
