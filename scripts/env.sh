@@ -26,6 +26,8 @@ export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\":
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$CAOSKOL_VAR/airflow}"
 export AIRFLOW_CONFIG="${AIRFLOW_CONFIG:-$CAOSKOL_ROOT/airflow.cfg}"
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$CAOSKOL_ROOT/dags}"
+# The run-failure listener (a run marked failed in the UI closes its 'ejecuciones' row).
+export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$CAOSKOL_ROOT/plugins}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}"
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="${AIRFLOW__LOGGING__BASE_LOG_FOLDER:-$AIRFLOW_HOME/logs}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/passwords.json}"
@@ -51,7 +53,7 @@ if [ -z "${CAOSKOL_SECRET_KEY:-}" ]; then
   CAOSKOL_SECRET_KEY="$(_caoskol_secret secret_key)"
   export CAOSKOL_SECRET_KEY
 fi
-export CAOSKOL_AIRFLOW_URL="${CAOSKOL_AIRFLOW_URL:-http://localhost:8080}"
+export CAOSKOL_AIRFLOW_URL="${CAOSKOL_AIRFLOW_URL:-http://localhost:${CAOSKOL_AIRFLOW_PORT:-8080}}"
 # Several gunicorn workers share failed-login counters only through Redis.
 if [ -z "${CAOSKOL_RATELIMIT_STORAGE_URI:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   export CAOSKOL_RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379"

@@ -46,7 +46,7 @@ bash scripts/services.sh start all
 RUN_ID="manual__demo_$(date -u +%Y%m%dT%H%M%S)"
 state=$(bash scripts/trigger_run.sh "$RUN_ID")
 
-caoskol summary --airflow-url http://localhost:8080 --portal-url "http://127.0.0.1:${CAOSKOL_PORTAL_PORT:-8000}" \
+caoskol summary --airflow-url "$CAOSKOL_AIRFLOW_URL" --portal-url "http://127.0.0.1:${CAOSKOL_PORTAL_PORT:-8000}" \
   --credentials "$DEMO/usuarios.csv" --airflow-passwords "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 if [ "$state" != "success" ]; then
   echo "The DAG run ended in state '$state': see the Airflow UI or $CAOSKOL_VAR/airflow/logs" >&2

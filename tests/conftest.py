@@ -89,6 +89,7 @@ _AIRFLOW_HOME = Path(os.environ.get("CAOSKOL_TEST_AIRFLOW_HOME", f"/tmp/caoskol-
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW_CONFIG"] = str(REPO_ROOT / "airflow.cfg")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(_AIRFLOW_HOME / "logs")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"

@@ -6,10 +6,12 @@ configuration (shared JWT secret, execution API URL, connections) for any task t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,20 @@ def airflow(env: dict, *args: str) -> str:
 
 def run_state(env: dict, run_id: str) -> str:
     return airflow_cli.run_state(airflow(env, "dags", "list-runs", "caoskol_nightly", "-o", "json"), run_id)
+
+
+def mark_run_failed(env: dict, run_id: str) -> None:
+    """PATCH the run's state to failed through Airflow's REST API, as the UI does."""
+    base = f"http://localhost:{env['CAOSKOL_AIRFLOW_PORT']}"
+    password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
+    req = urllib.request.Request(f"{base}/auth/token", method="POST",
+                                 data=json.dumps({"username": "admin", "password": password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
+    req = urllib.request.Request(f"{base}/api/v2/dags/caoskol_nightly/dagRuns/{run_id}", method="PATCH",
+                                 data=json.dumps({"state": "failed"}).encode(),
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert json.load(urllib.request.urlopen(req, timeout=30))["state"] == "failed"
 
 
 def test_scheduler_runs_the_triggered_dag(pipeline_env, seed_dir, airflow_conn, tmp_path):
@@ -74,6 +90,26 @@ def test_scheduler_runs_the_triggered_dag(pipeline_env, seed_dir, airflow_conn, 
         scheduler_log = (var / "log" / "scheduler.log").read_text()
         assert state == "success", scheduler_log[-4000:]
         assert "Invalid auth token" not in scheduler_log
+        # A run marked failed through the REST API (what the UI's "mark failed" calls)
+        # while it runs: no callback fires, the plugin's listener in the api-server must
+        # record it, or the portal shows it "en curso" until the next run.
+        marked = "manual__marked_failed"
+        airflow(env, "dags", "trigger", "caoskol_nightly", "--run-id", marked,
+                "--logical-date", "2026-12-01T07:00:00+00:00")
+        deadline = time.time() + 300
+        while not query(pipeline_env["reportes"], "SELECT 1 FROM ejecuciones WHERE run_id = :r", r=marked):
+            assert time.time() < deadline, "the second run never started"
+            time.sleep(2)
+        mark_run_failed(env, marked)
+        deadline = time.time() + 60
+        while True:
+            (row,) = query(pipeline_env["reportes"], "SELECT estado, error FROM ejecuciones WHERE run_id = :r", r=marked)
+            if row["estado"] == "fallida" or time.time() > deadline:
+                break
+            time.sleep(1)
+        assert row["estado"] == "fallida", (var / "log" / "api-server.log").read_text()[-3000:]
+        # (Killing its task may also fire the task's failure callback, whose message may win.)
+        assert row["error"] and "reporte anterior sigue vigente" in row["error"], row["error"]
     finally:
         subprocess.run(["bash", *services, "stop", "airflow"], env=env, capture_output=True)
     rep = pipeline_env["reportes"]

@@ -83,3 +83,31 @@ def test_json_columns_keep_names_readable_on_both_engines(mysql_urls, monkeypatc
         assert "Ana Muñoz Peña" in stored[who] and "Bogotá" in stored[who] and "\\u00f1" not in stored[who], stored[who]
     hooks.dispose()
     ours.dispose()
+
+
+def test_a_run_marked_failed_in_airflow_is_closed_by_the_listener(mysql_urls, monkeypatch, airflow_conn):
+    # Marking a run failed in the UI or REST API calls no callback, only the listeners'
+    # on_dag_run_failed (Airflow's api-server does, with this message). The plugin in
+    # plugins/ must be what Airflow's own plugin manager loads and its listener manager calls.
+    from airflow import plugins_manager
+    from airflow.listeners.listener import get_listener_manager
+
+    from caoskol import config
+
+    _, reportes = mysql_urls
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(reportes))
+    engine = db.create_reportes_schema(reportes)
+    day = datetime(2026, 12, 4, 7, tzinfo=timezone.utc)
+    runs.mark_started(engine, "marcada_a_mano", day)
+    with engine.begin() as conn:  # a row the listener must leave: same run id shape, other DAG
+        runs.upsert_run(conn, "de_otro_dag", day, estado="en_curso")
+
+    assert "caoskol" in {p["name"] for p in plugins_manager.get_plugin_info()}
+    hook = get_listener_manager().hook
+    hook.on_dag_run_failed(dag_run=SimpleNamespace(dag_id="otro", run_id="de_otro_dag"), msg="x")
+    hook.on_dag_run_failed(dag_run=SimpleNamespace(dag_id=config.DAG_ID, run_id="marcada_a_mano"),
+                           msg="Dag Run's state was manually set to `failed`.")
+    rows = _rows(engine)
+    assert rows["marcada_a_mano"].estado == "fallida" and "manually set to `failed`" in rows["marcada_a_mano"].error
+    assert rows["de_otro_dag"].estado == "en_curso"
+    engine.dispose()

@@ -420,3 +420,20 @@ def test_failed_logins_are_still_limited_after_reads(app, portal_db):
         statuses.append(c.post("/api/v1/sesion", json={"id": "987654", "clave": "mala"}).status_code)
         c.get("/healthz")
     assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429], statuses
+
+
+def test_login_counters_are_per_accounts_database():
+    # Two portals on one Redis (two schools, or two checkouts) must not count each other's
+    # failed logins; the replicas of one portal (one accounts database) must.
+    from caoskol_portal.settings import from_env
+
+    base = {"CAOSKOL_ENV": "development", "CAOSKOL_SECRET_KEY": "x" * 32}
+
+    def prefix(url, **extra):
+        return from_env({**base, "CAOSKOL_COLEGIO_URL": url, **extra})["RATELIMIT_KEY_PREFIX"]
+
+    a = prefix("mysql+mysqldb://root@127.0.0.1:3306/colegio?charset=utf8mb4")
+    assert a == prefix("mysql://portal:otra-clave@127.0.0.1:3306/colegio")  # same accounts, other driver/password
+    assert a != prefix("mysql+mysqldb://root@127.0.0.1:3306/nc2_colegio?charset=utf8mb4")
+    assert a != prefix("mysql+mysqldb://root@10.0.0.5:3306/colegio")
+    assert prefix("mysql://h/colegio", CAOSKOL_RATELIMIT_PREFIX="fijo") == "fijo"

@@ -45,6 +45,10 @@ def test_create_user_form_messages_are_spanish(clients):
     cases = [
         # (form data, messages the page must show)
         ({"id": "abc", "nombre": "Ana", "rol": "profesor"}, ["No es un valor entero válido."]),
+        # int() takes these; an ID does not (login and API take ASCII digits only).
+        ({"id": "٩٩٠١", "nombre": "Ana", "rol": "profesor"}, ["ID: solo dígitos 0-9."]),
+        ({"id": "９９０２", "nombre": "Ana", "rol": "profesor"}, ["ID: solo dígitos 0-9."]),
+        ({"id": "9_904", "nombre": "Ana", "rol": "profesor"}, ["ID: solo dígitos 0-9."]),
         ({"id": "0", "nombre": "Ana", "rol": "profesor"}, ["El número debe estar entre 1 y 2147483647."]),
         ({"id": "", "nombre": "x" * 151, "rol": "profesor"}, ["Nombre: texto de 1 a 150 caracteres."]),
         ({"id": "", "nombre": "Ana", "rol": "director"}, ["Opción inválida."]),

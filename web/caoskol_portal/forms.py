@@ -70,6 +70,13 @@ class CreateUserForm(Form):
         validate_choice=False,  # checked below: empty is fine for staff
     )  # no Optional(): it would stop the chain before validate_grado
 
+    def validate_id(self, field):
+        # IntegerField takes whatever int() takes ('٩٩', '９９', '9_904'); an ID is what the
+        # login and the API accept: ASCII digits only.
+        raw = (field.raw_data or [""])[0].strip()
+        if raw and not (raw.isascii() and raw.isdigit()):
+            raise ValidationError("ID: solo dígitos 0-9.")
+
     def validate_nombre(self, field):
         field.data, problem = clean_name(field.data, "Nombre")
         if problem:

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -41,6 +42,17 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "si", "sí", "on")
+
+
+def limit_key_prefix(colegio_url: str) -> str:
+    """Failed-login counters belong to the accounts they protect: one prefix per accounts
+    database (server, port, name; not the driver or the password), so the replicas of one
+    portal share counters on a shared Redis and two portals on other databases never do."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(colegio_url)
+    where = f"{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    return "caoskol_portal:" + hashlib.sha256(where.encode("utf-8")).hexdigest()[:12]
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -94,7 +106,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WTF_CSRF_SSL_STRICT": True,
         "RATELIMIT_STORAGE_URI": env.get("CAOSKOL_RATELIMIT_STORAGE_URI") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": False,
-        "RATELIMIT_KEY_PREFIX": "caoskol_portal",
+        "RATELIMIT_KEY_PREFIX": env.get("CAOSKOL_RATELIMIT_PREFIX")
+        or limit_key_prefix(env.get("CAOSKOL_COLEGIO_URL") or db.colegio_url()),
         "LOGIN_LIMIT_ACCOUNT": env.get("CAOSKOL_LOGIN_LIMIT_ACCOUNT") or "5 per 15 minutes",
         "LOGIN_LIMIT_CLIENT": env.get("CAOSKOL_LOGIN_LIMIT_CLIENT") or "20 per 15 minutes",
         "JSON_SORT_KEYS": False,
