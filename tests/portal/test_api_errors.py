@@ -18,9 +18,10 @@ from caoskol_portal import views
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL = ROOT / "web" / "caoskol_portal"
-# Every code as the code writes it: error(status, "code", ...), jsonify(error="code", ...),
+# Every code as the code writes it: error(status, "code", ...), json_error(status, "code", ...),
+# jsonify(error="code", ...),
 # error_response(status, message, "code"), and views.CODES (HTTP errors).
-PATTERNS = [r'\berror\(\s*\d{3},\s*"([a-z_]+)"', r'\berror="([a-z_]+)"', r'error_response\(.*,\s*"([a-z_]+)"\)']
+PATTERNS = [r'\berror\(\s*\d{3},\s*"([a-z_]+)"', r'\bjson_error\(\s*\d{3},\s*"([a-z_]+)"', r'\berror="([a-z_]+)"', r'error_response\(.*,\s*"([a-z_]+)"\)']
 # What the grep must find at least, so a change in how the code writes codes cannot leave it
 # finding nothing.
 KNOWN = {"solicitud_invalida", "no_autenticado", "prohibido", "no_encontrado", "metodo_no_permitido",
@@ -99,3 +100,24 @@ def test_documented_codes_are_the_ones_returned(admin_api, clients, portal_db):
     r = p.post("/api/v1/sesion/clave", json={"actual": "mala", "nueva": "otra-clave-larga"},
                headers={"X-CSRFToken": csrf_token(p)})
     assert (r.status_code, r.get_json()["error"]) == (400, "clave_rechazada")
+
+
+def test_every_json_error_has_the_documented_shape(clients, admin_api, app):
+    # {error, mensaje, estado} whatever refused the call: the session hook (401), the
+    # password-change gate (403), a view (404), the error handlers (405).
+    c, h = admin_api
+    app.extensions["caoskol_store"].delete_user(71077)
+    made = c.post("/api/v1/usuarios", json={"id": 71077, "nombre": "Nueva Clave", "rol": "profesor"}, headers=h)
+    assert made.status_code == 201
+    fresh = app.test_client()
+    assert fresh.post("/api/v1/sesion", json={"id": 71077, "clave": made.get_json()["clave_temporal"]}).status_code == 200
+    seen = {
+        "no_autenticado": clients["anonimo"].get("/api/v1/resultados"),
+        "debe_cambiar_clave": fresh.get("/api/v1/reporte"),
+        "no_encontrado": clients["profesor"].get("/api/v1/resultados/999999999"),
+        "metodo_no_permitido": clients["profesor"].delete("/api/v1/reporte"),
+    }
+    for code, r in seen.items():
+        body = r.get_json()
+        assert body == {"error": code, "mensaje": body["mensaje"], "estado": r.status_code}, (code, body)
+    app.extensions["caoskol_store"].delete_user(71077)

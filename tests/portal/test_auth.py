@@ -437,3 +437,12 @@ def test_login_counters_are_per_accounts_database():
     assert a != prefix("mysql+mysqldb://root@127.0.0.1:3306/nc2_colegio?charset=utf8mb4")
     assert a != prefix("mysql+mysqldb://root@10.0.0.5:3306/colegio")
     assert prefix("mysql://h/colegio", CAOSKOL_RATELIMIT_PREFIX="fijo") == "fijo"
+
+
+def test_passwords_that_are_easy_to_guess_are_refused():
+    from caoskol_portal.forms import check_new_password
+
+    for weak in (" " * 8, "aaaaaaaa", "72727272", "abababab", "abcabcab"):
+        assert check_new_password(weak, 72) == "Esa clave es demasiado fácil de adivinar.", weak
+    for fine in ("Tres tristes tigres", "río-Magdalena-27", "abcdabcd"):
+        assert check_new_password(fine, 72) is None, fine

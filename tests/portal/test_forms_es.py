@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import re
 
 from flask_wtf import FlaskForm
 from portal_helpers import csrf_token
@@ -74,3 +75,12 @@ def test_change_password_form_messages_are_spanish(clients):
     assert_spanish(page)
     r = c.post("/cambiar-clave", data={"actual": "x", "nueva": "a" * 201, "confirmacion": "b", "csrf_token": token})
     assert_spanish(r.get_data(as_text=True), "El campo debe tener entre 8 y 200 caracteres.", "Las claves no coinciden.")
+
+
+def test_forms_leave_validation_to_the_server(clients):
+    # The browser's own checks (minlength, required) speak the browser's language and hide
+    # the Spanish messages above: the forms with rules opt out of them.
+    page = clients["administrador"].get("/cambiar-clave").get_data(as_text=True)
+    assert re.search(r'<form[^>]*id="form-clave"[^>]*novalidate', page)
+    page = clients["administrador"].get("/admin/usuarios").get_data(as_text=True)
+    assert re.search(r'<form[^>]*id="form-crear-usuario"[^>]*novalidate', page)

@@ -299,3 +299,18 @@ def test_a_name_change_reaches_the_account_and_the_record_at_once(portal_db, col
         assert account_name(colegio, sid) == new and stored(colegio, sid)["nombre"] == new
     finally:
         app.extensions["caoskol_store"].dispose()
+
+
+def test_account_creation_refuses_what_it_would_drop(admin_api, app):
+    # A teacher's grade, or a field creation does not take, used to vanish without a word.
+    c, h = admin_api
+    store = app.extensions["caoskol_store"]
+    for body, field in (
+        ({"id": 71301, "nombre": "Ana Profe", "rol": "profesor", "grado": 7}, "grado"),
+        ({"id": 71302, "nombre": "Eva", "rol": "estudiante", "grado": 7, "programa": 1, "premios": 5}, "premios"),
+        ({"id": 71303, "nombre": "Eva", "rol": "profesor", "clave": "x"}, "clave"),
+    ):
+        r = c.post("/api/v1/usuarios", json=body, headers=h)
+        assert r.status_code == 400 and r.get_json()["mensaje"].startswith((f"{field}:", "campo no permitido")), r.get_json()
+        assert field in r.get_json()["mensaje"]
+        assert store.get_user(body["id"]) is None

@@ -139,6 +139,8 @@ def create_account(
     problem = records.new_student_problem(grado, programa) if rol == "estudiante" else None
     if rol != "estudiante" and programa is not None:
         problem = records.STAFF_PROGRAM_PROBLEM
+    if rol != "estudiante" and grado is not None:
+        problem = records.STAFF_GRADE_PROBLEM  # not dropped in silence: the admin meant something
     if problem:
         raise ValueError(problem)
     uid = user_id or store().next_user_id()

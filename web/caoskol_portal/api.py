@@ -21,6 +21,7 @@ from . import admin as admin_views
 from . import records
 from .auth import LOGIN_FAILED, authenticate, change_password, login_limits, note_failed_login
 from .extensions import csrf
+from .json_errors import json_error
 from .names import clean_name
 from .queries import RecordRefused, UserExists
 from .security import end_session, publico, roles, start_session
@@ -34,7 +35,7 @@ MAX_PAGE = 500
 
 
 def error(status: int, code: str, message: str):
-    return jsonify(error=code, mensaje=message, estado=status), status
+    return json_error(status, code, message)
 
 
 @bp.before_request
@@ -137,6 +138,9 @@ def crear_usuario():
     body = json_body()
     if body is None:
         return error(400, "solicitud_invalida", "Envíe un objeto JSON.")
+    unknown = sorted(set(body) - set(records.ACCOUNT_FIELDS))
+    if unknown:
+        return error(400, "solicitud_invalida", records.unknown_field(unknown[0]))
     nombre, rol, uid, grado = body.get("nombre"), body.get("rol"), body.get("id"), body.get("grado")
     programa = body.get("programa")  # write-only: never in a response
     nombre, problem = clean_name(nombre)
@@ -148,7 +152,7 @@ def crear_usuario():
         return error(400, "solicitud_invalida", "id: entero positivo (u omítalo).")
     try:
         # A student's grade and program are checked there (records.new_student_problem).
-        new_id, plain = admin_views.create_account(uid, nombre, rol, grado if rol == "estudiante" else None, programa)
+        new_id, plain = admin_views.create_account(uid, nombre, rol, grado, programa)
     except (ValueError, RecordRefused) as exc:
         return error(400, "solicitud_invalida", str(exc))
     except UserExists as exc:

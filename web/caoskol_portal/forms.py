@@ -45,7 +45,8 @@ def check_new_password(new: str, user_id: int | None = None, old: str | None = N
         return f"La clave debe tener al menos {MIN_PASSWORD} caracteres."
     if len(new) > 200:
         return "La clave es demasiado larga."
-    if new.lower() in WEAK_PASSWORDS or (user_id is not None and new == str(user_id)):
+    # Fewer than 4 different characters: eight spaces, "aaaaaaaa", "72727272" (an ID repeated).
+    if new.lower() in WEAK_PASSWORDS or (user_id is not None and new == str(user_id)) or len(set(new)) < 4:
         return "Esa clave es demasiado fácil de adivinar."
     if old is not None and new == old:
         return "La clave nueva debe ser distinta de la actual."

@@ -44,6 +44,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and SMALLINT_MIN <= value <= SMALLINT_MAX
 
 
+def unknown_field(key: str) -> str:
+    return f"campo no permitido: {key}."
+
+
 def field_problem(key: str, value: Any) -> str | None:
     """Why one field of a write is refused before the policy runs (Spanish, names the field)."""
     if key == "nombre":
@@ -61,12 +65,16 @@ def field_problem(key: str, value: Any) -> str | None:
         if not _is_int(value) or value not in schema.PROGRAMS:
             return PROGRAM_RULE  # never quotes the value sent
     else:
-        return f"campo no permitido: {key}."
+        return unknown_field(key)
     return None
 
 
 GRADE_REQUIRED = f"grado: un estudiante necesita un grado entre {min(schema.GRADES)} y {max(schema.GRADES)}."
 STAFF_PROGRAM_PROBLEM = "programa: solo un estudiante tiene programa de estudio."
+STAFF_GRADE_PROBLEM = "grado: solo un estudiante tiene grado."
+# What creating an account may carry (POST /api/v1/usuarios); anything else is refused, as
+# in a results edit, rather than silently dropped.
+ACCOUNT_FIELDS = ("id", "nombre", "rol", "grado", "programa")
 
 
 def new_student_problem(grado: Any, programa: Any) -> str | None:

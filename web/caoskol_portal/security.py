@@ -20,12 +20,13 @@ import threading
 import time
 from typing import Any, Callable
 
-from flask import Flask, current_app, flash, g, jsonify, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin, current_user, login_user, logout_user
 from werkzeug.exceptions import Forbidden
 
 from .extensions import login_manager
+from .json_errors import json_error
 
 HOME_BY_ROLE = {
     "estudiante": "estudiante.inicio",
@@ -89,7 +90,7 @@ def check_access() -> Any:
         return login_manager.unauthorized()
     if current_user.debe_cambiar_clave and request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE:
         if is_api_request():
-            return jsonify(error="debe_cambiar_clave", mensaje="Debe cambiar su clave antes de continuar."), 403
+            return json_error(403, "debe_cambiar_clave", "Debe cambiar su clave antes de continuar.")
         return redirect(url_for("auth.cambiar_clave"))
     if current_user.rol not in policy:
         raise Forbidden()
@@ -189,7 +190,7 @@ def load_user(session_user_id: str) -> PortalUser | None:
 @login_manager.unauthorized_handler
 def unauthorized() -> Any:
     if is_api_request():
-        return jsonify(error="no_autenticado", mensaje="Inicie sesión para continuar."), 401
+        return json_error(401, "no_autenticado", "Inicie sesión para continuar.")
     flash("Inicie sesión para continuar.", "aviso")
     return redirect(url_for("auth.landing"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 from caoskol import schema
 
 from .auth import MAX_ID
+from .json_errors import json_error
 from .reports import Reports, ReportState, fecha_larga, grade_label
 from .security import is_api_request
 
@@ -117,7 +118,7 @@ def fmt_r(value: Any) -> str:
 def error_response(code: int, message: str | None = None, error: str | None = None):
     if is_api_request():
         message = message or API_MESSAGES.get(code) or MESSAGES.get(code, "Error.")
-        return jsonify(error=error or CODES.get(code, "error"), mensaje=message, estado=code), code
+        return json_error(code, error or CODES.get(code, "error"), message)
     message = message or MESSAGES.get(code, "Error.")
     template = "auth/login.html" if code == 429 and request.endpoint == "auth.login" else "errores/error.html"
     if template == "auth/login.html":
