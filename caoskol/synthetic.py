@@ -48,19 +48,21 @@ USERS_COLUMNS = ("id", "nombre", "grado", "clave", "rol")
 # of what makes the output a function of the seed alone.
 BLOCK_ROWS = 100_000
 
+# Common Spanish names, none of them taken from the school's own list (a generated school
+# must not be a copy of the real one, ../shared/seed-data).
 FIRST_NAMES = (
-    "Adán", "Alejandro", "Andrés", "Ángela", "Begoña", "Camila", "Carlos", "Daniela",
-    "Diego", "Emilio", "Eva", "Gabriel", "Inés", "Isabela", "Íñigo", "Jesús", "Joaquín",
-    "José", "Juliana", "Julián", "Laura", "Lucía", "María", "Mariana", "Martín", "Mateo",
-    "Matías", "Nicolás", "Óscar", "Paula", "Ramón", "Raúl", "Samuel", "Santiago",
-    "Sebastián", "Simón", "Sofía", "Tomás", "Valentina", "Verónica",
+    "Agustín", "Amparo", "Andrés", "Ángela", "Begoña", "Camila", "Aurora", "Benjamín",
+    "Diego", "Emilio", "Catalina", "Gabriel", "Inés", "Clemente", "Íñigo", "Dolores", "Joaquín",
+    "Elías", "Florencia", "Gonzalo", "Guadalupe", "Héctor", "Irene", "Joaquina", "Martín", "Mateo",
+    "Matías", "Nicolás", "Leonor", "Lorena", "Ramón", "Maximiliano", "Mónica", "Noemí",
+    "Octavio", "Simón", "Rocío", "Tomás", "Rubén", "Verónica",
 )
 SURNAMES = (
-    "Acuña", "Álvarez", "Bermúdez", "Cárdenas", "Castaño", "Castro", "Córdoba", "Cruz",
-    "Díaz", "García", "Gómez", "Gutiérrez", "Hernández", "Ibáñez", "Jiménez", "Londoño",
-    "López", "Madroñero", "Martínez", "Mejía", "Moreno", "Muñoz", "Núñez", "Ortiz",
-    "Ospina", "Patiño", "Peña", "Pérez", "Piedrahita", "Quintero", "Ramírez", "Restrepo",
-    "Rodríguez", "Rojas", "Salazar", "Sánchez", "Suárez", "Torres", "Vargas", "Zúñiga",
+    "Acuña", "Álvarez", "Bermúdez", "Cárdenas", "Castaño", "Albarracín", "Córdoba", "Arévalo",
+    "Díaz", "Benítez", "Bustamante", "Cañas", "Carmona", "Ibáñez", "Jiménez", "Londoño",
+    "Durán", "Montaño", "Martínez", "Mejía", "Moreno", "Quiñones", "Núñez", "Ortiz",
+    "Ospina", "Patiño", "Peña", "Pérez", "Echeverri", "Espinosa", "Ramírez", "Fajardo",
+    "Galeano", "Henao", "Salazar", "Saldaña", "Suárez", "Lozada", "Marulanda", "Zúñiga",
 )
 
 # Proportions of the 400 real students (counts per grade, awards and program).
