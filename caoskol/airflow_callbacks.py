@@ -68,15 +68,15 @@ def run_failure_summary(context) -> str:
 
 def on_run_failure(context) -> None:
     """A failed run's record, unless a task already wrote its own (that message is kept)."""
+    summary = run_failure_summary(context)
     try:
         from caoskol import steps
 
-        closed = steps.close_run_if_running(context["run_id"], run_failure_summary(context), steps.Connections.from_airflow())
+        closed = steps.close_run_if_running(context["run_id"], summary, steps.Connections.from_airflow())
     except Exception:
         log.exception("no se pudo registrar la falla en la tabla ejecuciones")
         return
-    if closed:
-        summary = run_failure_summary(context)
+    if closed:  # the listener and the DAG callback may both call this: one alert
         log.error(summary)
         _send_mail(summary)
 

@@ -15,10 +15,14 @@ fi
 # MySQL: one server, two databases. The URLs serve the loader and the portal; Airflow
 # reads the same databases through its connections (AIRFLOW_CONN_*), never hard-coded in the DAG.
 export CAOSKOL_MYSQL_SERVER="${CAOSKOL_MYSQL_SERVER:-root@127.0.0.1:3306}"
-export CAOSKOL_COLEGIO_URL="${CAOSKOL_COLEGIO_URL:-mysql+mysqldb://$CAOSKOL_MYSQL_SERVER/colegio?charset=utf8mb4}"
-export CAOSKOL_REPORTES_URL="${CAOSKOL_REPORTES_URL:-mysql+mysqldb://$CAOSKOL_MYSQL_SERVER/caoskol_reportes?charset=utf8mb4}"
-export AIRFLOW_CONN_COLEGIO_MYSQL="${AIRFLOW_CONN_COLEGIO_MYSQL:-mysql://$CAOSKOL_MYSQL_SERVER/colegio?charset=utf8mb4}"
-export AIRFLOW_CONN_REPORTES_MYSQL="${AIRFLOW_CONN_REPORTES_MYSQL:-mysql://$CAOSKOL_MYSQL_SERVER/caoskol_reportes?charset=utf8mb4}"
+# The two database names: another pair on the same server (a rehearsal, a second school)
+# needs only these two set.
+export CAOSKOL_COLEGIO_DB="${CAOSKOL_COLEGIO_DB:-colegio}"
+export CAOSKOL_REPORTES_DB="${CAOSKOL_REPORTES_DB:-caoskol_reportes}"
+export CAOSKOL_COLEGIO_URL="${CAOSKOL_COLEGIO_URL:-mysql+mysqldb://$CAOSKOL_MYSQL_SERVER/$CAOSKOL_COLEGIO_DB?charset=utf8mb4}"
+export CAOSKOL_REPORTES_URL="${CAOSKOL_REPORTES_URL:-mysql+mysqldb://$CAOSKOL_MYSQL_SERVER/$CAOSKOL_REPORTES_DB?charset=utf8mb4}"
+export AIRFLOW_CONN_COLEGIO_MYSQL="${AIRFLOW_CONN_COLEGIO_MYSQL:-mysql://$CAOSKOL_MYSQL_SERVER/$CAOSKOL_COLEGIO_DB?charset=utf8mb4}"
+export AIRFLOW_CONN_REPORTES_MYSQL="${AIRFLOW_CONN_REPORTES_MYSQL:-mysql://$CAOSKOL_MYSQL_SERVER/$CAOSKOL_REPORTES_DB?charset=utf8mb4}"
 # local[*] by default; a standalone cluster: {"conn_type": "spark", "host": "spark://HOST", "port": 7077}
 export AIRFLOW_CONN_SPARK_DEFAULT="${AIRFLOW_CONN_SPARK_DEFAULT:-{\"conn_type\": \"spark\", \"host\": \"local[*]\"\}}"
 

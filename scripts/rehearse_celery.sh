@@ -28,10 +28,7 @@ PORT=8091
 export VIRTUAL_ENV="$CEL/venv"
 export CAOSKOL_DATA_DIR="$CEL/data"
 export AIRFLOW_HOME="$CEL/airflow"
-export CAOSKOL_COLEGIO_URL="mysql+mysqldb://root@127.0.0.1:3306/caoskol_celery_colegio?charset=utf8mb4"
-export CAOSKOL_REPORTES_URL="mysql+mysqldb://root@127.0.0.1:3306/caoskol_celery_reportes?charset=utf8mb4"
-export AIRFLOW_CONN_COLEGIO_MYSQL="mysql://root@127.0.0.1:3306/caoskol_celery_colegio?charset=utf8mb4"
-export AIRFLOW_CONN_REPORTES_MYSQL="mysql://root@127.0.0.1:3306/caoskol_celery_reportes?charset=utf8mb4"
+export CAOSKOL_COLEGIO_DB=caoskol_celery_colegio CAOSKOL_REPORTES_DB=caoskol_celery_reportes
 export AIRFLOW__CORE__EXECUTOR=CeleryExecutor
 export AIRFLOW__CORE__HOSTNAME_CALLABLE=caoskol.worker_name.hostname
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$PG_URL"
@@ -71,9 +68,9 @@ start() {  # name command... : its own process group, log in var/celery/<name>.l
   echo "  $name: pid $! (log $CEL/$name.log)"
 }
 
-say "databases: PostgreSQL $PG_DB (Airflow), MySQL caoskol_celery_* (school, reports)"
+say "databases: PostgreSQL $PG_DB (Airflow), MySQL $CAOSKOL_COLEGIO_DB, $CAOSKOL_REPORTES_DB (school, reports)"
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" postgres
-mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS caoskol_celery_colegio; DROP DATABASE IF EXISTS caoskol_celery_reportes"
+mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $CAOSKOL_COLEGIO_DB; DROP DATABASE IF EXISTS $CAOSKOL_REPORTES_DB"
 redis-cli -n 6 FLUSHDB >/dev/null 2>&1 || python -c "import redis; redis.Redis(db=6).flushdb()"
 rm -rf "$CAOSKOL_DATA_DIR" "$AIRFLOW_HOME/logs"; mkdir -p "$CAOSKOL_DATA_DIR"
 caoskol init-db
@@ -106,9 +103,9 @@ psql -h 127.0.0.1 -U postgres -d "$PG_DB" -At -c "
               ELSE 'no' END
   FROM task_instance a JOIN task_instance b ON a.run_id = b.run_id
   WHERE a.run_id = '$RUN_ID' AND a.task_id = 'spark_statistics' AND b.task_id = 'spark_correlations'"
-say "the published report (caoskol_celery_reportes.ejecuciones)"
+say "the published report ($CAOSKOL_REPORTES_DB.ejecuciones)"
 # The nightly schedule may have started a run of its own first (max_active_runs = 1 queues ours).
-mysql -h 127.0.0.1 -u root caoskol_celery_reportes -e "SELECT run_id, estado, filas_leidas, filas_limpias,
+mysql -h 127.0.0.1 -u root "$CAOSKOL_REPORTES_DB" -e "SELECT run_id, estado, filas_leidas, filas_limpias,
   filas_cuarentena, inicio, fin FROM ejecuciones ORDER BY inicio"
 if [ -n "${KEEP:-}" ]; then
   echo "Left running (UI http://localhost:$PORT, user admin, password in $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE):"

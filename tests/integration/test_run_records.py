@@ -12,9 +12,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import select
 
 from caoskol import airflow_callbacks, db, runs, schema
+
+
+@pytest.fixture()
+def reportes(mysql_urls, monkeypatch, airflow_conn):
+    """A fresh reporting schema, reached both by URL and as Airflow's `reportes_mysql`."""
+    url = mysql_urls[1]
+    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(url))
+    engine = db.create_reportes_schema(url)
+    yield engine
 
 
 def _rows(engine):
@@ -23,9 +33,8 @@ def _rows(engine):
         return {r.run_id: r for r in conn.execute(select(e.c.run_id, e.c.estado, e.c.error, e.c.fin))}
 
 
-def test_a_new_run_closes_a_run_left_en_curso(mysql_urls, tmp_path):
-    _, reportes = mysql_urls
-    engine = db.create_reportes_schema(reportes)
+def test_a_new_run_closes_a_run_left_en_curso(reportes, tmp_path):
+    engine = reportes
     day = datetime(2026, 12, 1, 7, tzinfo=timezone.utc)
     runs.mark_started(engine, "vieja", day)
     runs.mark_started(engine, "fallo_propio", day)
@@ -40,13 +49,10 @@ def test_a_new_run_closes_a_run_left_en_curso(mysql_urls, tmp_path):
     # Starting the same run again (a retry of extract) does not close itself.
     runs.mark_started(engine, "nueva", datetime(2026, 12, 2, 7, tzinfo=timezone.utc))
     assert _rows(engine)["nueva"].estado == "en_curso"
-    engine.dispose()
 
 
-def test_run_failure_callback_closes_only_a_run_still_en_curso(mysql_urls, monkeypatch, airflow_conn, tmp_path):
-    _, reportes = mysql_urls
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(reportes))
-    engine = db.create_reportes_schema(reportes)
+def test_run_failure_callback_closes_only_a_run_still_en_curso(reportes, tmp_path):
+    engine = reportes
     day = datetime(2026, 12, 3, 7, tzinfo=timezone.utc)
     runs.mark_started(engine, "marcada", day)
     airflow_callbacks.on_run_failure({"run_id": "marcada", "reason": "timed_out", "dag_run": SimpleNamespace()})
@@ -56,11 +62,9 @@ def test_run_failure_callback_closes_only_a_run_still_en_curso(mysql_urls, monke
     runs.mark_failed(engine, "con_causa", day, "validate_clean: columnas faltantes", tmp_path)
     airflow_callbacks.on_run_failure({"run_id": "con_causa", "reason": None, "dag_run": SimpleNamespace()})
     assert _rows(engine)["con_causa"].error == "validate_clean: columnas faltantes"
-    engine.dispose()
 
 
-
-def test_json_columns_keep_names_readable_on_both_engines(mysql_urls, monkeypatch, airflow_conn, tmp_path):
+def test_json_columns_keep_names_readable_on_both_engines(reportes):
     # cuarentena.datos as stored in MySQL, as a data engineer reads it with the mysql
     # client: 'Muñoz', not 'Mu\u00f1oz' (SQLAlchemy's JSON default escapes it), whether
     # the row came through our engine or through the Airflow hook's (the publish task).
@@ -68,9 +72,7 @@ def test_json_columns_keep_names_readable_on_both_engines(mysql_urls, monkeypatc
 
     from caoskol import steps
 
-    _, reportes = mysql_urls
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(reportes))
-    ours = db.create_reportes_schema(reportes)
+    ours = reportes
     runs.mark_started(ours, "json", datetime(2026, 12, 4, 7, tzinfo=timezone.utc))
     hooks = steps.Connections.from_airflow().reportes_engine()
     for engine, who in ((ours, "ours"), (hooks, "hook")):
@@ -82,10 +84,9 @@ def test_json_columns_keep_names_readable_on_both_engines(mysql_urls, monkeypatc
     for who in ("ours", "hook"):
         assert "Ana Muñoz Peña" in stored[who] and "Bogotá" in stored[who] and "\\u00f1" not in stored[who], stored[who]
     hooks.dispose()
-    ours.dispose()
 
 
-def test_a_run_marked_failed_in_airflow_is_closed_by_the_listener(mysql_urls, monkeypatch, airflow_conn):
+def test_a_run_marked_failed_in_airflow_is_closed_by_the_listener(reportes):
     # Marking a run failed in the UI or REST API calls no callback, only the listeners'
     # on_dag_run_failed (Airflow's api-server does, with this message). The plugin in
     # plugins/ must be what Airflow's own plugin manager loads and its listener manager calls.
@@ -94,9 +95,7 @@ def test_a_run_marked_failed_in_airflow_is_closed_by_the_listener(mysql_urls, mo
 
     from caoskol import config
 
-    _, reportes = mysql_urls
-    monkeypatch.setenv("AIRFLOW_CONN_REPORTES_MYSQL", airflow_conn(reportes))
-    engine = db.create_reportes_schema(reportes)
+    engine = reportes
     day = datetime(2026, 12, 4, 7, tzinfo=timezone.utc)
     runs.mark_started(engine, "marcada_a_mano", day)
     with engine.begin() as conn:  # a row the listener must leave: same run id shape, other DAG
@@ -110,4 +109,3 @@ def test_a_run_marked_failed_in_airflow_is_closed_by_the_listener(mysql_urls, mo
     rows = _rows(engine)
     assert rows["marcada_a_mano"].estado == "fallida" and "manually set to `failed`" in rows["marcada_a_mano"].error
     assert rows["de_otro_dag"].estado == "en_curso"
-    engine.dispose()
